@@ -121,7 +121,12 @@ pub fn seal_envelope(
 }
 
 /// Decrypts an envelope; fails unless `subject` and `purpose` are the ones it was sealed with.
-pub fn open_envelope(key: &AeadKey, subject: &str, purpose: &str, sealed: &[u8]) -> Result<Vec<u8>> {
+pub fn open_envelope(
+    key: &AeadKey,
+    subject: &str,
+    purpose: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
     decrypt(key, sealed, &envelope_aad(subject, purpose))
 }
 
@@ -178,7 +183,9 @@ mod tests {
         let mut tampered = sealed.clone();
         tampered[NONCE_SIZE] ^= 1;
         assert!(open_envelope(&key, "user-1", "secret/api-token", &tampered).is_err());
-        assert!(open_envelope(&AeadKey::generate(), "user-1", "secret/api-token", &sealed).is_err());
+        assert!(
+            open_envelope(&AeadKey::generate(), "user-1", "secret/api-token", &sealed).is_err()
+        );
         assert!(matches!(
             decrypt(&key, &sealed[..27], b""),
             Err(CryptoError::InvalidLength { actual: 27, .. })

@@ -72,7 +72,10 @@ mod tests {
     #[test]
     fn ripemd_based_hash160() {
         // RIPEMD-160(SHA-256("")), a widely published value.
-        assert_eq!(hex::encode(hash160(b"")), "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb");
+        assert_eq!(
+            hex::encode(hash160(b"")),
+            "b472a266d0bd89c13706a4132ccfb16f7c3b9fcb"
+        );
     }
 
     #[test]
@@ -82,18 +85,37 @@ mod tests {
             hex::encode(tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert!(hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &tag));
+        assert!(hmac_sha256_verify(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &tag
+        ));
         let mut bad = tag;
         bad[31] ^= 1;
-        assert!(!hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &bad));
-        assert!(!hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &tag[..31]));
-        assert!(!hmac_sha256_verify(b"Jeff", b"what do ya want for nothing?", &tag));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &bad
+        ));
+        assert!(!hmac_sha256_verify(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &tag[..31]
+        ));
+        assert!(!hmac_sha256_verify(
+            b"Jeff",
+            b"what do ya want for nothing?",
+            &tag
+        ));
     }
 
     #[test]
     fn hmac_rfc4231_case_6_long_key() {
         let key = [0xaau8; 131];
-        let tag = hmac_sha256(&key, b"Test Using Larger Than Block-Size Key - Hash Key First");
+        let tag = hmac_sha256(
+            &key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
         assert_eq!(
             hex::encode(tag),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"

@@ -17,7 +17,8 @@ pub fn derive_key(ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Se
     }
     let hk = Hkdf::<Sha256>::new(Some(salt), ikm);
     let mut okm = vec![0u8; len];
-    hk.expand(info, &mut okm).map_err(|_| CryptoError::KdfOutputTooLong(len))?;
+    hk.expand(info, &mut okm)
+        .map_err(|_| CryptoError::KdfOutputTooLong(len))?;
     Ok(SecretBytes::new(okm))
 }
 
@@ -46,7 +47,9 @@ pub fn derive_pool_account_key(master: &MasterKey, account_id: &str) -> Result<S
         if let Ok(key) = SecretKey::from_bytes(&candidate) {
             return Ok(key);
         }
-        attempt = attempt.checked_add(1).ok_or(CryptoError::Internal("pool key derivation"))?;
+        attempt = attempt
+            .checked_add(1)
+            .ok_or(CryptoError::Internal("pool key derivation"))?;
     }
 }
 
@@ -55,7 +58,11 @@ pub fn derive_pool_account_key(master: &MasterKey, account_id: &str) -> Result<S
 /// x = HKDF-SHA256(master key, salt `coordinator-master-pubkey`, info `neoaccounts`, 32 bytes)
 /// read big-endian; the scalar is `(x mod (n − 1)) + 1`, which is always in `[1, n − 1]`.
 pub fn master_public_key(master: &MasterKey) -> Result<PublicKey> {
-    let x = derive_32(master.expose(), b"coordinator-master-pubkey", b"neoaccounts")?;
+    let x = derive_32(
+        master.expose(),
+        b"coordinator-master-pubkey",
+        b"neoaccounts",
+    )?;
     let scalar = zeroize::Zeroizing::new(reduce_mod_order_minus_one_plus_one(&x));
     Ok(SecretKey::from_bytes(&scalar)?.public_key())
 }
@@ -186,7 +193,10 @@ mod tests {
         // x = n − 2 → n − 1
         let mut n_minus_two = n_minus_one;
         n_minus_two[31] -= 1;
-        assert_eq!(reduce_mod_order_minus_one_plus_one(&n_minus_two), n_minus_one);
+        assert_eq!(
+            reduce_mod_order_minus_one_plus_one(&n_minus_two),
+            n_minus_one
+        );
         // x = n − 1 → 0 + 1
         assert_eq!(reduce_mod_order_minus_one_plus_one(&n_minus_one), one());
         // x = 2^256 − 1 → (2^256 − 1 − (n − 1)) + 1 = 2^256 − n + 1

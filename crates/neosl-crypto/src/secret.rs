@@ -132,10 +132,17 @@ mod tests {
     fn short_master_keys_and_seeds_are_refused() {
         assert_eq!(
             MasterKey::new(SecretBytes::from_slice(&[1; 31])).err(),
-            Some(CryptoError::InvalidLength { what: "master key", expected: 32, actual: 31 })
+            Some(CryptoError::InvalidLength {
+                what: "master key",
+                expected: 32,
+                actual: 31
+            })
         );
         assert!(MasterKey::from_coordinator_seed(&[1; 15]).is_err());
-        assert_eq!(MasterKey::from_coordinator_seed(&[1; 16]).map(|k| k.expose().len()), Ok(32));
+        assert_eq!(
+            MasterKey::from_coordinator_seed(&[1; 16]).map(|k| k.expose().len()),
+            Ok(32)
+        );
     }
 
     #[test]
