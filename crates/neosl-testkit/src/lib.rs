@@ -1,0 +1,132 @@
+//! Test-only helpers shared by the workspace's integration tests.
+//!
+//! [`python_tools`] provides a Python virtual environment with the exact packages listed in
+//! `tools/python-requirements.txt` (independent Neo implementations such as neo-mamba). It is
+//! created on first use under `target/neosl-tools/`, reused afterwards, rebuilt when the
+//! requirements change, and guarded by a file lock so that parallel test binaries build it once.
+//! Nothing here is skipped when a tool is missing: a test that needs a tool installs it or fails.
+
+use std::fs::{self, File};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Where tools are installed: `$NEOSL_TOOLS_DIR`, else `target/neosl-tools`.
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("NEOSL_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target").join("neosl-tools"))
+}
+
+/// A ready Python environment.
+#[derive(Debug, Clone)]
+pub struct PythonTools {
+    venv: PathBuf,
+}
+
+impl PythonTools {
+    /// The environment's Python interpreter.
+    pub fn python(&self) -> PathBuf {
+        self.venv.join("bin").join("python")
+    }
+
+    /// Runs `script` with the environment's Python, feeding `input` as JSON on stdin and parsing
+    /// stdout as JSON. A non-zero exit is an error carrying the script's stderr.
+    pub fn run_json(&self, script: &Path, input: &serde_json::Value) -> Result<serde_json::Value> {
+        let mut child = Command::new(self.python())
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", script.display()))?;
+        let mut stdin = child.stdin.take().context("stdin")?;
+        let payload = serde_json::to_vec(input)?;
+        let writer = std::thread::spawn(move || stdin.write_all(&payload));
+        let output = child.wait_with_output()?;
+        writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("stdin writer panicked"))??;
+        if !output.status.success() {
+            bail!(
+                "{} failed ({}):\n{}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        serde_json::from_slice(&output.stdout).with_context(|| {
+            format!(
+                "{} printed no JSON: {}",
+                script.display(),
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+}
+
+/// Ensures the Python environment exists with the pinned requirements, and returns it.
+pub fn python_tools() -> Result<PythonTools> {
+    let requirements = workspace_root()
+        .join("tools")
+        .join("python-requirements.txt");
+    let wanted = fs::read_to_string(&requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    let dir = tools_dir();
+    fs::create_dir_all(&dir)?;
+    let lock = File::create(dir.join("python.lock"))?;
+    lock.lock().context("locking the tools directory")?;
+    let venv = dir.join("venv");
+    let stamp = venv.join("requirements.installed");
+    let tools = PythonTools { venv: venv.clone() };
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str())
+        && tools.python().exists()
+    {
+        return Ok(tools);
+    }
+    if venv.exists() {
+        fs::remove_dir_all(&venv)?;
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    run(
+        Command::new(&python).args(["-m", "venv"]).arg(&venv),
+        "creating the Python venv",
+    )?;
+    run(
+        Command::new(tools.python())
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements),
+        "installing the Python test tools",
+    )?;
+    fs::write(&stamp, wanted)?;
+    Ok(tools)
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let output = cmd.output().with_context(|| what.to_owned())?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
