@@ -314,6 +314,39 @@ pub fn parse_single_sig(script: &[u8]) -> Option<PublicKey> {
     PublicKey::from_slice(&script[2..35]).ok()
 }
 
+/// If `script` is a multi-signature verification script, `m` and its public keys (in script
+/// order). Anything else, including invalid points or counts, gives `None`.
+pub fn parse_multisig(script: &[u8]) -> Option<(usize, Vec<PublicKey>)> {
+    fn read_small_int(script: &[u8], at: &mut usize) -> Option<usize> {
+        let op = *script.get(*at)?;
+        let (value, len) = match op {
+            opcode::PUSH1..=opcode::PUSH16 => ((op - opcode::PUSH0) as usize, 1),
+            opcode::PUSHINT8 => (*script.get(*at + 1)? as usize, 2),
+            opcode::PUSHINT16 => {
+                let bytes = script.get(*at + 1..*at + 3)?;
+                (u16::from_le_bytes([bytes[0], bytes[1]]) as usize, 3)
+            }
+            _ => return None,
+        };
+        *at += len;
+        Some(value)
+    }
+    let mut at = 0;
+    let m = read_small_int(script, &mut at)?;
+    let mut keys = Vec::new();
+    while script.get(at) == Some(&opcode::PUSHDATA1) && script.get(at + 1) == Some(&33) {
+        keys.push(PublicKey::from_slice(script.get(at + 2..at + 35)?).ok()?);
+        at += 35;
+    }
+    let n = read_small_int(script, &mut at)?;
+    let tail = script.get(at..)?;
+    let valid_counts = m >= 1 && m <= n && n == keys.len() && n <= 1024;
+    let is_check_multisig = tail.len() == 5
+        && tail[0] == opcode::SYSCALL
+        && tail[1..] == interop_hash(interop::CHECK_MULTISIG);
+    (valid_counts && is_check_multisig).then_some((m, keys))
+}
+
 /// The NEP-17 `transfer(from, to, amount, data)` call on `token`, followed by `ASSERT` so that
 /// a transfer returning `false` faults the transaction instead of succeeding silently.
 pub fn nep17_transfer(
@@ -405,6 +438,34 @@ mod tests {
             hex::encode(interop_hash(interop::CONTRACT_CALL)),
             "627d5b52"
         );
+    }
+
+    #[test]
+    fn verification_scripts_parse_back() {
+        let keys: Vec<PublicKey> = (1u8..=4)
+            .map(|i| {
+                neosl_crypto::SecretKey::from_bytes(&[i; 32])
+                    .expect("valid")
+                    .public_key()
+            })
+            .collect();
+        let single = verification_script(&keys[0]);
+        assert_eq!(single.len(), 40);
+        assert_eq!(parse_single_sig(&single), Some(keys[0]));
+        assert_eq!(parse_multisig(&single), None);
+        let multi = multisig_verification_script(3, &keys).expect("3 of 4");
+        let (m, parsed) = parse_multisig(&multi).expect("parses");
+        assert_eq!(m, 3);
+        let mut sorted = keys.clone();
+        sorted.sort_by_key(|k| k.to_uncompressed());
+        assert_eq!(parsed, sorted);
+        assert_eq!(parse_single_sig(&multi), None);
+        let mut broken = multi.clone();
+        broken.pop();
+        assert_eq!(parse_multisig(&broken), None);
+        assert!(multisig_verification_script(0, &keys).is_err());
+        assert!(multisig_verification_script(5, &keys).is_err());
+        assert!(multisig_verification_script(1, &[keys[0], keys[0]]).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@ hashes, re-serializations and witness validity of signed transactions; NEP-17 tr
 It never compares anything itself: the Rust test does.
 """
 
+import hashlib
+import hmac
 import json
 import sys
 
@@ -77,6 +79,38 @@ def transfer_view(item):
     return {"script": sb.to_array().hex()}
 
 
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def hkdf_sha256(ikm, salt, info, length):
+    """RFC 5869, written out with the standard library (independent of the Rust code)."""
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    okm, block, counter = b"", b"", 1
+    while len(okm) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        okm += block
+        counter += 1
+    return okm[:length]
+
+
+def derivation_view(item):
+    master = bytes.fromhex(item["master_key"])
+    account_id = item["account_id"]
+    attempt = 0
+    while True:
+        info = b"pool-account" if attempt == 0 else f"pool-account/{attempt}".encode()
+        scalar = hkdf_sha256(master, account_id.encode(), info, 32)
+        if 0 < int.from_bytes(scalar, "big") < P256_ORDER:
+            break
+        attempt += 1
+    public_key = cryptography.KeyPair(scalar).public_key
+    script_hash = core_utils.to_script_hash(contract_utils.create_signature_redeemscript(public_key))
+    return {
+        "public_key": public_key.encode_point(True).hex(),
+        "address": wallet_utils.script_hash_to_address(script_hash),
+    }
+
+
 def main():
     request = json.load(sys.stdin)
     network = request["network"]
@@ -85,6 +119,7 @@ def main():
         "multisig": [multisig_view(m) for m in request["multisig"]],
         "transactions": [transaction_view(t, network) for t in request["transactions"]],
         "transfers": [transfer_view(t) for t in request["transfers"]],
+        "derivations": [derivation_view(d) for d in request.get("derivations", [])],
     }))
 
 
