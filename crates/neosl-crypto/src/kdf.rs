@@ -22,6 +22,23 @@ pub fn derive_key(ikm: &[u8], salt: &[u8], info: &[u8], len: usize) -> Result<Se
     Ok(SecretBytes::new(okm))
 }
 
+/// scrypt (RFC 7914) with cost `2^log_n`, block size `r` and parallelism `p`, for NEP-2.
+pub fn scrypt(
+    password: &[u8],
+    salt: &[u8],
+    log_n: u8,
+    r: u32,
+    p: u32,
+    len: usize,
+) -> Result<SecretBytes> {
+    let params = ::scrypt::Params::new(log_n, r, p)
+        .map_err(|_| CryptoError::Internal("scrypt parameters"))?;
+    let mut out = vec![0u8; len];
+    ::scrypt::scrypt(password, salt, &params, &mut out)
+        .map_err(|_| CryptoError::KdfOutputTooLong(len))?;
+    Ok(SecretBytes::new(out))
+}
+
 fn derive_32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Result<zeroize::Zeroizing<[u8; 32]>> {
     let okm = derive_key(ikm, salt, info, 32)?;
     let mut out = zeroize::Zeroizing::new([0u8; 32]);
@@ -149,6 +166,16 @@ mod tests {
         assert_eq!(
             hex::encode(okm.expose()),
             "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+        );
+    }
+
+    #[test]
+    fn scrypt_rfc7914_vector() {
+        // RFC 7914 section 12, second vector: P="password", S="NaCl", N=1024, r=8, p=16.
+        let out = scrypt(b"password", b"NaCl", 10, 8, 16, 64).expect("scrypt");
+        assert_eq!(
+            hex::encode(out.expose()),
+            "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640"
         );
     }
 

@@ -9,6 +9,7 @@
 //! - [`kdf`]: HKDF-SHA256 and the platform's key derivations (pool accounts, master keys).
 //! - [`aead`]: AES-256-GCM with the `nonce ‖ ciphertext ‖ tag` layout and subject/purpose envelopes.
 //! - [`ecdsa`]: ECDSA over NIST P-256 (secp256r1), the curve Neo N3 uses.
+//! - [`legacy`]: AES-256-ECB, only for decoding NEP-2 keys.
 //! - [`secret`]: owned secret byte strings and the master key type.
 
 pub mod aead;
@@ -16,6 +17,7 @@ pub mod ecdsa;
 mod error;
 pub mod hash;
 pub mod kdf;
+pub mod legacy;
 pub mod secret;
 
 pub use ecdsa::{PublicKey, SecretKey, Signature};

@@ -12,6 +12,7 @@
 //! - [`param`]: contract parameters and VM stack items as JSON.
 //! - [`tx`]: transactions, signers, witness scopes and rules, attributes, witnesses.
 //! - [`native`]: hashes of the native contracts.
+//! - [`wallet`]: NEP-2 encrypted keys and NEP-6 wallet files.
 
 pub mod address;
 pub mod binary;
@@ -21,6 +22,7 @@ pub mod native;
 pub mod param;
 pub mod script;
 pub mod tx;
+pub mod wallet;
 
 pub use address::{ADDRESS_VERSION, Address};
 pub use error::{NeoError, Result};

@@ -130,3 +130,71 @@ fn run(cmd: &mut Command, what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A compiled contract: the NEF file bytes and the manifest JSON text.
+#[derive(Debug, Clone)]
+pub struct CompiledContract {
+    /// The `.nef` file.
+    pub nef: Vec<u8>,
+    /// The `.manifest.json` file.
+    pub manifest: String,
+}
+
+/// Compiles `contracts/<name>/<name>.py` with neo3-boa into `target/neosl-tools/contracts/`.
+pub fn compile_contract(name: &str) -> Result<CompiledContract> {
+    let tools = python_tools()?;
+    let source = workspace_root()
+        .join("contracts")
+        .join(name)
+        .join(format!("{name}.py"));
+    let out_dir = tools_dir().join("contracts").join(name);
+    fs::create_dir_all(&out_dir)?;
+    let lock = File::create(out_dir.join("compile.lock"))?;
+    lock.lock()?;
+    let nef = out_dir.join(format!("{name}.nef"));
+    let boa = tools.venv.join("bin").join("neo3-boa");
+    run(
+        Command::new(&boa)
+            .arg("compile")
+            .arg(&source)
+            .arg("-o")
+            .arg(&nef),
+        "compiling the test contract",
+    )?;
+    Ok(CompiledContract {
+        nef: fs::read(&nef)?,
+        manifest: fs::read_to_string(out_dir.join(format!("{name}.manifest.json")))?,
+    })
+}
+
+/// A temporary directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates a fresh directory under the system temp directory.
+    pub fn new(prefix: &str) -> Result<Self> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("{prefix}-{}-{n}-{nanos}", std::process::id()));
+        fs::create_dir_all(&path)?;
+        Ok(Self(path))
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
