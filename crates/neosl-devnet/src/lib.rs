@@ -47,6 +47,10 @@ pub struct DevnetConfig {
     pub block_time: Duration,
     /// Keep the chain on disk (survives a node restart) instead of in memory.
     pub persistent: bool,
+    /// Leave the node running when this handle is dropped (for `neosl devnet`, which exits and
+    /// leaves the node to `neosl devnet stop`). Tests leave it false: a dropped handle kills
+    /// its node.
+    pub keep_running: bool,
 }
 
 impl DevnetConfig {
@@ -61,6 +65,7 @@ impl DevnetConfig {
             magic: 42,
             block_time: Duration::from_secs(1),
             persistent: false,
+            keep_running: false,
         }
     }
 }
@@ -131,6 +136,59 @@ with zipfile.ZipFile(wheel) as z:
     tokio::fs::remove_dir_all(&download).await.ok();
     drop(lock);
     Ok(binary)
+}
+
+/// Stops the node whose PID file is in `data_dir`, if that process is still the NeoGo node
+/// started with that directory's configuration (a reused PID is left alone). Returns whether a
+/// node was stopped.
+pub async fn stop_by_pid_file(data_dir: &Path) -> Result<bool> {
+    let Ok(data_dir) = data_dir.canonicalize() else {
+        return Ok(false);
+    };
+    let data_dir = data_dir.as_path();
+    let pid_file = data_dir.join("neogo.pid");
+    let Ok(text) = tokio::fs::read_to_string(&pid_file).await else {
+        return Ok(false);
+    };
+    let pid: u32 = text.trim().parse().context("malformed PID file")?;
+    let config_path = data_dir.join("neogo.yml");
+    let cmdline = tokio::fs::read(format!("/proc/{pid}/cmdline"))
+        .await
+        .unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    if !cmdline.contains("neogo") || !cmdline.contains(&*config_path.to_string_lossy()) {
+        tokio::fs::remove_file(&pid_file).await.ok();
+        return Ok(false);
+    }
+    for (signal, wait) in [
+        ("-TERM", Duration::from_secs(10)),
+        ("-KILL", Duration::from_secs(5)),
+    ] {
+        Command::new("kill")
+            .arg(signal)
+            .arg(pid.to_string())
+            .status()
+            .await?;
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if !Path::new(&format!("/proc/{pid}")).exists() || is_zombie(pid).await {
+                tokio::fs::remove_file(&pid_file).await.ok();
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    bail!("process {pid} did not stop")
+}
+
+async fn is_zombie(pid: u32) -> bool {
+    tokio::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .await
+        .map(|s| {
+            s.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(true)
 }
 
 /// A free TCP port on 127.0.0.1 (released before the node binds it).
@@ -213,8 +271,11 @@ impl std::fmt::Debug for Devnet {
 impl Devnet {
     /// Fetches (once), configures and starts a node, and waits until its RPC answers.
     pub async fn start(mut config: DevnetConfig) -> Result<Self> {
-        let binary = ensure_neogo(&config.cache_dir).await?;
+        let binary = ensure_neogo(&config.cache_dir).await?.canonicalize()?;
         tokio::fs::create_dir_all(&config.data_dir).await?;
+        // The node runs in its data directory: every path handed to it must be absolute.
+        config.data_dir = config.data_dir.canonicalize()?;
+        config.cache_dir = config.cache_dir.canonicalize()?;
         let port = if config.rpc_port == 0 {
             free_port()?
         } else {
@@ -264,7 +325,9 @@ impl Devnet {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
-            .kill_on_drop(true)
+            .kill_on_drop(!self.config.keep_running)
+            // Its own process group: a Ctrl-C meant for the terminal does not reach it.
+            .process_group(0)
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
         if let Some(pid) = child.id() {
@@ -332,6 +395,11 @@ impl Devnet {
     /// The RPC URL.
     pub fn rpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where this node's files are.
+    pub fn data_dir(&self) -> &Path {
+        &self.config.data_dir
     }
 
     /// The node's process id.
