@@ -1,0 +1,273 @@
+//! Layered settings: defaults < TOML file < environment < command-line flags.
+//!
+//! The file is given by `--config` or `NEOSL_CONFIG`; environment variables are `NEOSL_*`
+//! (listed on [`Settings::apply_env`]). Secrets never live here: they come through
+//! [`crate::secrets`]. `Debug` redacts the password of a database URL.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::RuntimeMode;
+use crate::secrets::SecretSource;
+
+/// Settings of the platform binary.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the platform keeps its files (SQLite database, development secrets, devnet).
+    pub data_dir: PathBuf,
+    /// Enclave or simulation; unset means `OE_SIMULATION` decides (simulation unless `0`).
+    pub mode: Option<RuntimeMode>,
+    /// Log filter (`info`, `neosl=debug`, …).
+    pub log: String,
+    /// Log format: `text` or `json`.
+    pub log_format: String,
+    /// Largest request body, bytes.
+    pub body_limit_bytes: usize,
+    /// Longest time a request may take, seconds.
+    pub request_timeout_secs: u64,
+    /// How long graceful shutdown waits for requests in flight, seconds.
+    pub shutdown_grace_secs: u64,
+    /// Per-service settings, keyed by service name.
+    pub services: BTreeMap<String, ServiceSettings>,
+    /// Database URL: `sqlite://…` (default: in the data directory) or `postgres://…`.
+    pub database_url: Option<String>,
+    /// Neo RPC endpoints, tried in order.
+    pub chain_rpc: Vec<String>,
+}
+
+/// Settings of one service.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// Where it listens.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".neosl"),
+            mode: None,
+            log: "info".into(),
+            log_format: "text".into(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 10,
+            services: BTreeMap::new(),
+            database_url: None,
+            chain_rpc: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("mode", &self.mode)
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("request_timeout_secs", &self.request_timeout_secs)
+            .field("services", &self.services)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("chain_rpc", &self.chain_rpc)
+            .finish()
+    }
+}
+
+/// `scheme://user:password@host/db` → `scheme://user:[REDACTED]@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:[REDACTED]@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Errors loading settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid settings.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable has an invalid value.
+    #[error("{name}: {message}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if any), then the environment.
+    pub fn load(file: Option<&Path>, env: &dyn SecretSource) -> Result<Self, ConfigError> {
+        let file = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.var("NEOSL_CONFIG").map(PathBuf::from));
+        let mut settings = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path,
+                    message: e.to_string(),
+                })?
+            }
+            None => Self::default(),
+        };
+        settings.apply_env(env)?;
+        Ok(settings)
+    }
+
+    /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
+    /// `NEOSL_DATABASE_URL`, `NEOSL_CHAIN_RPC` (comma-separated) and `NEOSL_<SERVICE>_LISTEN`.
+    pub fn apply_env(&mut self, env: &dyn SecretSource) -> Result<(), ConfigError> {
+        let bad = |name: &str, message: String| ConfigError::Env {
+            name: name.to_owned(),
+            message,
+        };
+        if let Some(v) = env.var("NEOSL_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env.var("NEOSL_MODE") {
+            self.mode = Some(match v.as_str() {
+                "enclave" => RuntimeMode::Enclave,
+                "simulation" => RuntimeMode::Simulation,
+                other => {
+                    return Err(bad(
+                        "NEOSL_MODE",
+                        format!("{other:?} is not enclave or simulation"),
+                    ));
+                }
+            });
+        }
+        if let Some(v) = env.var("NEOSL_LOG") {
+            self.log = v;
+        }
+        if let Some(v) = env.var("NEOSL_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = env.var("NEOSL_DATABASE_URL") {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env.var("NEOSL_CHAIN_RPC") {
+            self.chain_rpc = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        for name in crate::server::SERVICE_NAMES {
+            let var = format!("NEOSL_{}_LISTEN", name.to_ascii_uppercase());
+            if let Some(v) = env.var(&var) {
+                let addr = v.parse().map_err(|e| bad(&var, format!("{v:?}: {e}")))?;
+                self.services.entry((*name).to_owned()).or_default().listen = Some(addr);
+            }
+        }
+        Ok(())
+    }
+
+    /// The listen address of `service`, or its default.
+    pub fn listen_of(&self, service: &str, default: SocketAddr) -> SocketAddr {
+        self.services
+            .get(service)
+            .and_then(|s| s.listen)
+            .unwrap_or(default)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = neosl_testkit::TempDir::new("neosl-config").expect("temp dir");
+        let file = dir.path().join("neosl.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/from/file\"\nlog = \"debug\"\n[services.gateway]\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .expect("write");
+        let env: HashMap<String, String> = [
+            ("NEOSL_LOG".to_owned(), "warn".to_owned()),
+            ("NEOSL_VRF_LISTEN".to_owned(), "127.0.0.1:9100".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let s = Settings::load(Some(&file), &env).expect("loads");
+        assert_eq!(s.data_dir, PathBuf::from("/from/file"), "file over default");
+        assert_eq!(s.log, "warn", "environment over file");
+        assert_eq!(
+            s.listen_of("gateway", "127.0.0.1:1".parse().expect("addr"))
+                .port(),
+            9000
+        );
+        assert_eq!(
+            s.listen_of("vrf", "127.0.0.1:1".parse().expect("addr"))
+                .port(),
+            9100
+        );
+        assert_eq!(s.request_timeout_secs, 30, "defaults remain");
+    }
+
+    #[test]
+    fn bad_input_is_reported_and_urls_are_redacted() {
+        let dir = neosl_testkit::TempDir::new("neosl-config").expect("temp dir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "no_such_setting = 1\n").expect("write");
+        assert!(matches!(
+            Settings::load(Some(&file), &HashMap::new()),
+            Err(ConfigError::Parse { .. })
+        ));
+        let env: HashMap<String, String> = [("NEOSL_MODE".to_owned(), "cloud".to_owned())]
+            .into_iter()
+            .collect();
+        assert!(matches!(
+            Settings::load(None, &env),
+            Err(ConfigError::Env { .. })
+        ));
+        let s = Settings {
+            database_url: Some("postgres://app:hunter2@db:5432/neosl".into()),
+            ..Settings::default()
+        };
+        let text = format!("{s:?}");
+        assert!(
+            !text.contains("hunter2") && text.contains("[REDACTED]"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,31 @@
+//! The runtime every Neo Service Layer service shares.
+//!
+//! In production each service is a MarbleRun marble inside an SGX enclave: the coordinator
+//! verifies the enclave, then injects its secrets and its TLS certificate. On a developer's
+//! machine the same code runs in simulation mode. This crate holds what all services need for
+//! both:
+//!
+//! - [`mode`]: enclave or simulation, chosen explicitly.
+//! - [`secrets`]: MarbleRun-style secret injection (`use_secret`), development secrets.
+//! - [`attestation`]: what `/attestation` and `/info` report.
+//! - [`tls`]: mutual TLS from MarbleRun's certificates; the verified peer's identity.
+//! - [`certs`]: a local CA and service certificates for testing mTLS (`neosl dev-certs`).
+//! - [`identity`]: the caller extractor and strict identity mode.
+//! - [`error`]: one error type, mapped to HTTP in one place with stable codes.
+//! - [`server`]: the router skeleton (request id, tracing, limits, standard endpoints, metrics)
+//!   and serving over HTTP or mutual TLS with graceful shutdown.
+//! - [`config`]: layered settings (defaults < TOML file < environment < CLI flags).
+
+pub mod attestation;
+pub mod certs;
+pub mod config;
+pub mod error;
+pub mod identity;
+pub mod mode;
+pub mod secrets;
+pub mod server;
+pub mod tls;
+
+pub use error::{ApiError, ErrorCode};
+pub use mode::RuntimeMode;
+pub use secrets::{SecretSpec, SecretStore};

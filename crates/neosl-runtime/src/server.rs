@@ -1,0 +1,305 @@
+//! The HTTP skeleton every service shares, and serving it over HTTP or mutual TLS.
+//!
+//! [`router`] wraps a service's API with: a request id (`x-request-id`, generated when absent and
+//! echoed back), a tracing span per request keyed on the matched route, Prometheus metrics, a body
+//! size limit, a request time limit, the identity policy, JSON 404/405 answers in the common
+//! error shape, and the standard endpoints `/health`, `/ready`, `/info`, `/attestation` and
+//! `/metrics`. [`serve`] runs it with graceful shutdown: on the signal it stops accepting, lets
+//! requests in flight finish (up to a grace period), then returns.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use rustls::ServerConfig;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower::ServiceExt as _;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::RuntimeMode;
+use crate::attestation::{self, PublishedKey};
+use crate::error::{ApiError, ErrorCode};
+use crate::identity::{IdentityPolicy, PeerIdentity};
+use crate::tls::peer_service_name;
+
+/// Every service the platform binary knows.
+pub const SERVICE_NAMES: &[&str] = &["gateway", "accountpool", "vrf"];
+
+/// A readiness check (database reachable, chain reachable, …).
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// What is checked.
+    fn name(&self) -> &str;
+    /// `Err` with a reason when not ready.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// What a service says about itself.
+pub struct ServiceInfo {
+    /// The service name.
+    pub name: String,
+    /// Enclave or simulation.
+    pub mode: RuntimeMode,
+    /// Whether only certificates establish caller identity.
+    pub strict_identity: bool,
+    /// Whether this service is reachable only by other services.
+    pub internal: bool,
+    /// The keys it signs with (published in `/info` and `/attestation`).
+    pub public_keys: Vec<PublishedKey>,
+    /// Readiness checks behind `/ready`.
+    pub readiness: Vec<Arc<dyn Readiness>>,
+    /// When it started.
+    pub started: Instant,
+}
+
+/// Limits of the skeleton.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub body_limit_bytes: usize,
+    /// Longest request.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The process-wide Prometheus recorder (installed on first use).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows this service's registry only");
+        }
+        handle
+    })
+}
+
+/// Wraps `api` in the skeleton.
+pub fn router(info: Arc<ServiceInfo>, api: Router, limits: Limits) -> Router {
+    prometheus();
+    let name = info.name.clone();
+    let standard = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/info", get(service_info))
+        .route("/attestation", get(attestation_report))
+        .route("/metrics", get(metrics_text))
+        .with_state(info.clone());
+    let span_name = name.clone();
+    standard
+        .merge(api)
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint")
+        })
+        .layer(middleware::from_fn_with_state(limits.request_timeout, timeout_middleware))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(Arc::<str>::from(name), metrics_middleware))
+        .layer(Extension(IdentityPolicy { strict: info.strict_identity }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(move |req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+            let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", service = %span_name, method = %req.method(), route = %route, request_id = %request_id)
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn timeout_middleware(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(ErrorCode::Timeout, "the request took too long").into_response(),
+    }
+}
+
+async fn metrics_middleware(
+    State(service): State<Arc<str>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let start = Instant::now();
+    let response = next.run(request).await;
+    let labels = [
+        ("service", service.to_string()),
+        ("route", route),
+        ("method", method),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("neosl_http_requests_total", &labels).increment(1);
+    metrics::histogram!("neosl_http_request_duration_seconds", &labels[..3])
+        .record(start.elapsed().as_secs_f64());
+    response
+}
+
+async fn health(State(info): State<Arc<ServiceInfo>>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "service": info.name }))
+}
+
+async fn ready(State(info): State<Arc<ServiceInfo>>) -> Response {
+    let mut failures = Vec::new();
+    for check in &info.readiness {
+        if let Err(reason) = check.check().await {
+            failures.push(json!({ "check": check.name(), "reason": reason }));
+        }
+    }
+    if failures.is_empty() {
+        Json(json!({ "status": "ready", "service": info.name })).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({
+            "success": false, "code": "not_ready", "error": "not ready", "service": info.name, "failures": failures,
+        })))
+            .into_response()
+    }
+}
+
+async fn service_info(State(info): State<Arc<ServiceInfo>>) -> Json<serde_json::Value> {
+    let report = attestation::collect(&info.name, info.mode, info.public_keys.clone());
+    Json(json!({
+        "service": info.name,
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": info.mode,
+        "attested": report.attested,
+        "attestation": report.statement,
+        "strict_identity": info.strict_identity,
+        "internal": info.internal,
+        "public_keys": info.public_keys,
+        "uptime_seconds": info.started.elapsed().as_secs(),
+    }))
+}
+
+async fn attestation_report(
+    State(info): State<Arc<ServiceInfo>>,
+) -> Json<attestation::Attestation> {
+    Json(attestation::collect(
+        &info.name,
+        info.mode,
+        info.public_keys.clone(),
+    ))
+}
+
+async fn metrics_text() -> Response {
+    let mut response = prometheus().render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// Serves `router` on `listener` until `shutdown` turns true, over mutual TLS when `tls` is
+/// given (each request carries the verified [`PeerIdentity`]), else plain HTTP.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let signal = async move {
+        while !*shutdown.borrow() {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    match tls {
+        None => {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(signal)
+                .await
+        }
+        Some(config) => serve_tls(listener, router, config, signal, grace).await,
+    }
+}
+
+async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    config: Arc<ServerConfig>,
+    signal: impl Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, remote) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let router = router.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let tls = match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::info!(%remote, error = %e, "TLS handshake refused");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(peer_service_name);
+                    let Some(peer) = peer else {
+                        tracing::info!(%remote, "client certificate names no service");
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(PeerIdentity(peer.clone()));
+                        router.clone().oneshot(req.map(axum::body::Body::new))
+                    });
+                    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service).into_owned();
+                    if let Err(e) = watcher.watch(connection).await {
+                        tracing::debug!(%remote, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = &mut signal => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("graceful shutdown timed out; closing connections");
+    }
+    Ok(())
+}
