@@ -37,6 +37,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Neo RPC endpoints, tried in order.
     pub chain_rpc: Vec<String>,
+    /// A directory written by `neosl dev-certs` (`ca.pem`, `<service>.pem`,
+    /// `<service>-key.pem`): serve every service over mutual TLS without MarbleRun.
+    pub tls_dir: Option<PathBuf>,
 }
 
 /// Settings of one service.
@@ -60,6 +63,7 @@ impl Default for Settings {
             services: BTreeMap::new(),
             database_url: None,
             chain_rpc: Vec::new(),
+            tls_dir: None,
         }
     }
 }
@@ -79,6 +83,7 @@ impl std::fmt::Debug for Settings {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("chain_rpc", &self.chain_rpc)
+            .field("tls_dir", &self.tls_dir)
             .finish()
     }
 }
@@ -150,7 +155,8 @@ impl Settings {
     }
 
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
-    /// `NEOSL_DATABASE_URL`, `NEOSL_CHAIN_RPC` (comma-separated) and `NEOSL_<SERVICE>_LISTEN`.
+    /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated) and
+    /// `NEOSL_<SERVICE>_LISTEN`.
     pub fn apply_env(&mut self, env: &dyn SecretSource) -> Result<(), ConfigError> {
         let bad = |name: &str, message: String| ConfigError::Env {
             name: name.to_owned(),
@@ -179,6 +185,9 @@ impl Settings {
         }
         if let Some(v) = env.var("NEOSL_DATABASE_URL") {
             self.database_url = Some(v);
+        }
+        if let Some(v) = env.var("NEOSL_TLS_DIR") {
+            self.tls_dir = Some(PathBuf::from(v));
         }
         if let Some(v) = env.var("NEOSL_CHAIN_RPC") {
             self.chain_rpc = v

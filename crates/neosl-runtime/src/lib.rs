@@ -10,6 +10,7 @@
 //! - [`attestation`]: what `/attestation` and `/info` report.
 //! - [`tls`]: mutual TLS from MarbleRun's certificates; the verified peer's identity.
 //! - [`certs`]: a local CA and service certificates for testing mTLS (`neosl dev-certs`).
+//! - [`client`]: calling another service in-process or over mutual TLS, one code path.
 //! - [`identity`]: the caller extractor and strict identity mode.
 //! - [`error`]: one error type, mapped to HTTP in one place with stable codes.
 //! - [`server`]: the router skeleton (request id, tracing, limits, standard endpoints, metrics)
@@ -18,6 +19,7 @@
 
 pub mod attestation;
 pub mod certs;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod identity;

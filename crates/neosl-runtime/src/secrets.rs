@@ -72,6 +72,9 @@ pub enum SecretError {
     Io(String),
 }
 
+/// A string that is zeroized when dropped (PEM keys, secret text read from files).
+pub type ZeroizingString = Zeroizing<String>;
+
 /// Where secrets come from: the environment in production, a map in tests.
 pub trait SecretSource: Send + Sync {
     /// The value of a variable, if set.

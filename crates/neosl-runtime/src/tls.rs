@@ -3,8 +3,9 @@
 //! MarbleRun hands each marble its certificate chain, private key and the root CA as PEM in
 //! `MARBLE_PREDEFINED_MARBLE_CERTIFICATE_CHAIN`, `MARBLE_PREDEFINED_PRIVATE_KEY` and
 //! `MARBLE_PREDEFINED_ROOT_CA`. Servers require a client certificate from the same CA; clients
-//! present their own. A peer's service name is the first DNS name of its certificate's SAN, or
-//! its CN when it has none.
+//! present their own. A peer's service name is the first DNS name of its certificate's SAN
+//! other than `localhost` (MarbleRun adds `localhost` to marble certificates; the marble's own
+//! name comes from `EDG_MARBLE_DNS_NAMES`), or its CN when there is none.
 
 use std::sync::Arc;
 
@@ -144,12 +145,14 @@ impl TlsMaterial {
     }
 }
 
-/// The service name a certificate proves: its first DNS SAN, else its CN.
+/// The service name a certificate proves: its first DNS SAN other than `localhost`, else its CN.
 pub fn peer_service_name(cert: &CertificateDer<'_>) -> Option<String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
     if let Ok(Some(san)) = parsed.subject_alternative_name() {
         for name in &san.value.general_names {
-            if let x509_parser::extensions::GeneralName::DNSName(dns) = name {
+            if let x509_parser::extensions::GeneralName::DNSName(dns) = name
+                && *dns != "localhost"
+            {
                 return Some((*dns).to_owned());
             }
         }

@@ -1,9 +1,12 @@
 //! `neosl`: the Neo Service Layer platform binary.
 //!
-//! Subcommands are operator tools; `serve` (every service) arrives with the runtime.
+//! `serve` runs the services; the other subcommands are operator tools.
 
+mod dev_certs;
 mod devnet;
 mod keys;
+mod serve;
+mod services;
 
 use clap::{Parser, Subcommand};
 
@@ -19,15 +22,28 @@ struct Cli {
 enum Command {
     /// Inspect keys, addresses and script hashes; derive pool accounts.
     Keys(keys::KeysArgs),
+    /// Run every service in one process (the default), or one service alone.
+    Serve(serve::ServeArgs),
     /// Run a real single-validator Neo N3 chain on 127.0.0.1 (NeoGo, fetched once from PyPI).
     Devnet(devnet::DevnetArgs),
+    /// Create a local CA and a certificate per service, for mutual TLS without MarbleRun.
+    DevCerts(dev_certs::DevCertsArgs),
+    /// List the secrets each service reads (what a MarbleRun manifest must inject).
+    Secrets {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Keys(args) => keys::run(args),
+        Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
         Command::Devnet(args) => runtime().and_then(|rt| rt.block_on(devnet::run(args))),
+        Command::DevCerts(args) => dev_certs::run(args),
+        Command::Secrets { json } => services::print_secrets(json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -227,3 +227,78 @@ async fn marble_environment_is_all_or_nothing() {
     );
     assert!(TlsMaterial::from_marble_env(&env).is_err());
 }
+
+#[tokio::test]
+async fn one_client_code_path_in_process_and_over_mutual_tls() {
+    use axum::http::Method;
+    use neosl_runtime::client::{ServiceTransport, StandardApi};
+
+    let ca = DevCa::generate("ca").expect("ca");
+    let server_material = material(
+        &ca.issue("accountpool", Validity::Current).expect("cert"),
+        &ca,
+    );
+    let server = start(&server_material).await;
+    let port = port_of(&server.url);
+    let mixer = material(&ca.issue("mixer", Validity::Current).expect("cert"), &ca);
+    let remote = ServiceTransport::Http {
+        base_url: server.url.clone(),
+        client: client(&mixer, port),
+        caller: "mixer".into(),
+    };
+
+    let info = Arc::new(ServiceInfo {
+        name: "accountpool".into(),
+        mode: RuntimeMode::Simulation,
+        strict_identity: true,
+        internal: true,
+        public_keys: vec![],
+        readiness: vec![],
+        started: Instant::now(),
+    });
+    let local = ServiceTransport::InProcess {
+        router: server::router(
+            info,
+            Router::new().route("/whoami", get(whoami)),
+            Limits::default(),
+        ),
+        caller: "mixer".into(),
+    };
+    for transport in [&remote, &local] {
+        let health = transport.health().await.expect("health");
+        assert_eq!(health["service"], "accountpool", "{transport:?}");
+        let info = transport.info().await.expect("info");
+        assert_eq!(info["strict_identity"], true);
+        let who: Value = transport
+            .call::<(), _>(Method::GET, "/whoami", None)
+            .await
+            .expect("whoami");
+        assert_eq!(
+            who,
+            json!({ "service_id": "mixer", "verified": true }),
+            "{transport:?}"
+        );
+        let missing = transport
+            .call::<(), Value>(Method::GET, "/nope", None)
+            .await;
+        assert!(
+            matches!(missing, Err(neosl_runtime::client::TransportError::Api { status: 404, ref code, .. }) if code == "not_found")
+        );
+    }
+    // Over mTLS the certificate decides: a transport claiming another name is refused.
+    let liar = ServiceTransport::Http {
+        base_url: server.url.clone(),
+        client: client(&mixer, port),
+        caller: "gateway".into(),
+    };
+    let refused = liar.call::<(), Value>(Method::GET, "/whoami", None).await;
+    assert!(
+        matches!(
+            refused,
+            Err(neosl_runtime::client::TransportError::Api { status: 403, .. })
+        ),
+        "{refused:?}"
+    );
+    server.stop.send(true).expect("stop");
+    server.task.await.expect("joined").expect("clean");
+}

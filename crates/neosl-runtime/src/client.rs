@@ -1,0 +1,169 @@
+//! How one service calls another, whichever way they are deployed.
+//!
+//! A typed service client (for example the AccountPool client) is written once over
+//! [`ServiceTransport`]: in the all-in-one process the transport calls the other service's
+//! router directly (no socket; the callee sees the caller's identity as verified, since both run
+//! in the same process and trust domain); in a one-service-per-process deployment it calls over
+//! HTTPS with the caller's MarbleRun certificate (mutual TLS), or over plain HTTP with an
+//! `X-Service-ID` header for local development.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower::ServiceExt as _;
+
+use crate::identity::{PeerIdentity, SERVICE_ID_HEADER};
+
+/// Errors calling another service.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The service could not be reached.
+    #[error("service unreachable: {0}")]
+    Unreachable(String),
+    /// The service answered with an error (its code and message).
+    #[error("{status} {code}: {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// The answer could not be decoded.
+    #[error("undecodable answer: {0}")]
+    Decode(String),
+}
+
+/// The way to another service.
+#[derive(Clone)]
+pub enum ServiceTransport {
+    /// The service's router in this process.
+    InProcess {
+        /// The callee.
+        router: Router,
+        /// The calling service (seen by the callee as verified).
+        caller: String,
+    },
+    /// The service over HTTP(S).
+    Http {
+        /// `https://accountpool:8081` or `http://127.0.0.1:8081`.
+        base_url: String,
+        /// A client with the caller's certificate (mutual TLS) or a plain one.
+        client: reqwest::Client,
+        /// The calling service, sent as `X-Service-ID` (checked against the certificate in
+        /// strict mode, the only identity without one).
+        caller: String,
+    },
+}
+
+impl std::fmt::Debug for ServiceTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InProcess { caller, .. } => write!(f, "InProcess(caller={caller})"),
+            Self::Http {
+                base_url, caller, ..
+            } => write!(f, "Http({base_url}, caller={caller})"),
+        }
+    }
+}
+
+impl ServiceTransport {
+    /// Calls `method path` with an optional JSON body and decodes the JSON answer.
+    pub async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, TransportError> {
+        let payload = match body {
+            Some(b) => {
+                Some(serde_json::to_vec(b).map_err(|e| TransportError::Decode(e.to_string()))?)
+            }
+            None => None,
+        };
+        let (status, bytes) = match self {
+            Self::InProcess { router, caller } => {
+                let mut request = Request::builder().method(method).uri(path);
+                if payload.is_some() {
+                    request = request.header("content-type", "application/json");
+                }
+                let mut request = request
+                    .body(payload.map(Body::from).unwrap_or_else(Body::empty))
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                request
+                    .extensions_mut()
+                    .insert(PeerIdentity(caller.clone()));
+                let response = router
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                (status, bytes.to_vec())
+            }
+            Self::Http {
+                base_url,
+                client,
+                caller,
+            } => {
+                let url = format!("{}{path}", base_url.trim_end_matches('/'));
+                let mut request = client
+                    .request(
+                        reqwest::Method::from_bytes(method.as_str().as_bytes())
+                            .map_err(|e| TransportError::Unreachable(e.to_string()))?,
+                        url,
+                    )
+                    .header(SERVICE_ID_HEADER, caller);
+                if let Some(p) = payload {
+                    request = request.header("content-type", "application/json").body(p);
+                }
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                let status = StatusCode::from_u16(response.status().as_u16())
+                    .unwrap_or(StatusCode::BAD_GATEWAY);
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                (status, bytes.to_vec())
+            }
+        };
+        if !status.is_success() {
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            return Err(TransportError::Api {
+                status: status.as_u16(),
+                code: value["code"].as_str().unwrap_or("unknown").to_owned(),
+                message: value["error"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode(e.to_string()))
+    }
+}
+
+/// What every service answers on `/health` and `/info`, callable in-process or remotely: the
+/// first pair of "same trait, two implementations" that typed service clients follow.
+#[async_trait::async_trait]
+pub trait StandardApi: Send + Sync {
+    /// `GET /health`.
+    async fn health(&self) -> Result<serde_json::Value, TransportError>;
+    /// `GET /info`.
+    async fn info(&self) -> Result<serde_json::Value, TransportError>;
+}
+
+#[async_trait::async_trait]
+impl StandardApi for ServiceTransport {
+    async fn health(&self) -> Result<serde_json::Value, TransportError> {
+        self.call::<(), _>(Method::GET, "/health", None).await
+    }
+    async fn info(&self) -> Result<serde_json::Value, TransportError> {
+        self.call::<(), _>(Method::GET, "/info", None).await
+    }
+}

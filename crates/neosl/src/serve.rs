@@ -1,0 +1,232 @@
+//! `neosl serve`: every service in one process (the embedded default), or one service alone as
+//! one MarbleRun marble would run it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use neosl_runtime::RuntimeMode;
+use neosl_runtime::config::Settings;
+use neosl_runtime::secrets::{EnvSource, SecretStore};
+use neosl_runtime::server::{self, Limits, ServiceInfo};
+use neosl_runtime::tls::TlsMaterial;
+use tokio::sync::watch;
+
+use crate::services::{self, SERVICES, ServiceDef};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Settings file (TOML); also `NEOSL_CONFIG`.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Run only this service (as one marble would).
+    #[arg(long)]
+    service: Option<String>,
+    /// Where the service (or, with every service, the gateway) listens.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The data directory (database, development secrets); also `NEOSL_DATA_DIR`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Enclave or simulation (default: `OE_SIMULATION`, simulation unless it is `0`).
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Serve over mutual TLS with the certificates `neosl dev-certs` wrote; also `NEOSL_TLS_DIR`.
+    #[arg(long)]
+    tls_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Enclave,
+    Simulation,
+}
+
+pub fn init_tracing(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = if settings.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let mut settings = Settings::load(args.config.as_deref(), &EnvSource)?;
+    if let Some(dir) = args.data_dir {
+        settings.data_dir = dir;
+    }
+    if let Some(mode) = args.mode {
+        settings.mode = Some(match mode {
+            ModeArg::Enclave => RuntimeMode::Enclave,
+            ModeArg::Simulation => RuntimeMode::Simulation,
+        });
+    }
+    if let Some(dir) = args.tls_dir {
+        settings.tls_dir = Some(dir);
+    }
+    init_tracing(&settings);
+    let mode = RuntimeMode::resolve(settings.mode);
+    let selected: Vec<&ServiceDef> = match &args.service {
+        Some(name) => vec![services::find(name).with_context(|| {
+            format!(
+                "unknown service {name:?}; known: {}",
+                SERVICES
+                    .iter()
+                    .map(|s| s.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?],
+        None => SERVICES.iter().collect(),
+    };
+    tokio::fs::create_dir_all(&settings.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "creating the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
+
+    let specs: Vec<_> = selected
+        .iter()
+        .flat_map(|s| s.secrets.iter().copied())
+        .collect();
+    let secrets = SecretStore::load(
+        mode,
+        &specs,
+        &EnvSource,
+        Some(&settings.data_dir.join("secrets")),
+    )?;
+    if !secrets.generated().is_empty() {
+        eprintln!(
+            "WARNING: simulation mode with DEVELOPMENT secrets ({}) kept in {}; never use them in production",
+            secrets.generated().join(", "),
+            settings.data_dir.join("secrets").display()
+        );
+    }
+
+    let marble_tls = TlsMaterial::from_marble_env(&EnvSource)?;
+    if marble_tls.is_some() && selected.len() > 1 {
+        bail!("MarbleRun certificates belong to one marble: run one service with --service");
+    }
+    let (stop, stopped) = watch::channel(false);
+    let limits = Limits {
+        body_limit_bytes: settings.body_limit_bytes,
+        request_timeout: Duration::from_secs(settings.request_timeout_secs),
+    };
+    let grace = Duration::from_secs(settings.shutdown_grace_secs);
+    println!(
+        "neosl {} — {mode} mode{}",
+        env!("CARGO_PKG_VERSION"),
+        if mode.is_simulation() {
+            " (nothing is attested)"
+        } else {
+            ""
+        }
+    );
+    let mut tasks = Vec::new();
+    for (i, service) in selected.iter().enumerate() {
+        let tls = match (&marble_tls, &settings.tls_dir) {
+            (Some(m), _) => Some(m.server_config()?),
+            (None, Some(dir)) => Some(load_tls_dir(dir, service.name)?.server_config()?),
+            (None, None) => None,
+        };
+        if mode == RuntimeMode::Enclave && tls.is_none() {
+            bail!(
+                "enclave mode needs mutual TLS: MarbleRun's certificates (MARBLE_PREDEFINED_*) are missing"
+            );
+        }
+        let info = Arc::new(ServiceInfo {
+            name: service.name.to_owned(),
+            mode,
+            strict_identity: mode == RuntimeMode::Enclave || tls.is_some(),
+            internal: service.internal,
+            public_keys: services::published_keys(service, &secrets)?,
+            readiness: vec![],
+            started: Instant::now(),
+        });
+        let router = server::router(info, services::api(service), limits);
+        let default: SocketAddr = service.default_listen.parse()?;
+        let mut addr = settings.listen_of(service.name, default);
+        if let Some(listen) = args.listen
+            && (args.service.is_some() || (i == 0 && service.name == "gateway"))
+        {
+            addr = listen;
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("{} cannot listen on {addr}", service.name))?;
+        let bound = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        println!(
+            "  {:<12} {scheme}://{bound}  ({}{})",
+            service.name,
+            if service.internal {
+                "internal"
+            } else {
+                "public"
+            },
+            if tls.is_some() { ", mutual TLS" } else { "" }
+        );
+        tasks.push(tokio::spawn(server::serve(
+            listener,
+            router,
+            tls,
+            stopped.clone(),
+            grace,
+        )));
+    }
+    println!("ready; Ctrl-C or SIGTERM stops gracefully");
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    stop.send(true).ok();
+    for task in tasks {
+        task.await??;
+    }
+    // stdout may be gone by now (a supervisor that stopped reading): never fail on it.
+    let _ = std::io::Write::write_all(&mut std::io::stdout(), b"stopped\n");
+    Ok(())
+}
+
+fn load_tls_dir(dir: &Path, service: &str) -> Result<TlsMaterial> {
+    let read = |name: String| {
+        std::fs::read_to_string(dir.join(&name))
+            .with_context(|| format!("{}: missing {name} (run neosl dev-certs)", dir.display()))
+    };
+    let key = zeroize_string(read(format!("{service}-key.pem"))?);
+    Ok(TlsMaterial::from_pem(
+        &read(format!("{service}.pem"))?,
+        &key,
+        &read("ca.pem".into())?,
+    )?)
+}
+
+fn zeroize_string(s: String) -> neosl_runtime::secrets::ZeroizingString {
+    neosl_runtime::secrets::ZeroizingString::new(s)
+}
+
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,159 @@
+//! The services this binary runs, what secrets each reads and which keys each publishes.
+//!
+//! Each service's business API lives in its own crate as its issue lands; this table is the
+//! single place the binary learns a service's name, default address, reach (public or
+//! internal), secrets and published keys.
+
+use anyhow::{Context, Result};
+use axum::Router;
+use neosl_crypto::{MasterKey, SecretBytes, SecretKey, kdf};
+use neosl_runtime::SecretSpec;
+use neosl_runtime::attestation::PublishedKey;
+use neosl_runtime::secrets::SecretStore;
+
+/// One service.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceDef {
+    /// Its name (also its certificate name and URL prefix).
+    pub name: &'static str,
+    /// Where it listens by default.
+    pub default_listen: &'static str,
+    /// Reachable only by other services (never through the gateway).
+    pub internal: bool,
+    /// The secrets it reads.
+    pub secrets: &'static [SecretSpec],
+}
+
+/// AccountPool's master key, or the coordinator seed it is derived from.
+pub const POOL_MASTER_KEY: SecretSpec = SecretSpec {
+    name: "POOL_MASTER_KEY",
+    description: "AccountPool master key (every pool account key is derived from it)",
+    min_len: 32,
+    exact_len: None,
+    group: Some("pool-master"),
+};
+/// The MarbleRun coordinator seed (alternative to `POOL_MASTER_KEY`).
+pub const COORD_MASTER_SEED: SecretSpec = SecretSpec {
+    name: "COORD_MASTER_SEED",
+    description: "coordinator seed; the pool master key is HKDF-derived from it when POOL_MASTER_KEY is absent",
+    min_len: 16,
+    exact_len: None,
+    group: Some("pool-master"),
+};
+/// The VRF private key (a P-256 scalar, used directly).
+pub const VRF_PRIVATE_KEY: SecretSpec = SecretSpec {
+    name: "VRF_PRIVATE_KEY",
+    description: "VRF private key (P-256 scalar, 32 bytes)",
+    min_len: 32,
+    exact_len: Some(32),
+    group: None,
+};
+
+/// Every service, in start-up order.
+pub const SERVICES: &[ServiceDef] = &[
+    ServiceDef {
+        name: "gateway",
+        default_listen: "127.0.0.1:8080",
+        internal: false,
+        secrets: &[],
+    },
+    ServiceDef {
+        name: "accountpool",
+        default_listen: "127.0.0.1:8081",
+        internal: true,
+        secrets: &[POOL_MASTER_KEY, COORD_MASTER_SEED],
+    },
+    ServiceDef {
+        name: "vrf",
+        default_listen: "127.0.0.1:8082",
+        internal: false,
+        secrets: &[VRF_PRIVATE_KEY],
+    },
+];
+
+/// The service called `name`.
+pub fn find(name: &str) -> Option<&'static ServiceDef> {
+    SERVICES.iter().find(|s| s.name == name)
+}
+
+/// The AccountPool master key: `POOL_MASTER_KEY`, else derived from `COORD_MASTER_SEED`.
+pub fn pool_master_key(secrets: &SecretStore) -> Result<MasterKey> {
+    if secrets.has(POOL_MASTER_KEY.name) {
+        return secrets
+            .use_secret(POOL_MASTER_KEY.name, |bytes| {
+                MasterKey::new(SecretBytes::from_slice(bytes))
+            })?
+            .context("POOL_MASTER_KEY");
+    }
+    secrets
+        .use_secret(COORD_MASTER_SEED.name, MasterKey::from_coordinator_seed)?
+        .context("COORD_MASTER_SEED")
+}
+
+/// The keys `service` signs with, derived from its secrets only (never from enclave
+/// measurements), so the same secrets give the same keys in every build.
+pub fn published_keys(service: &ServiceDef, secrets: &SecretStore) -> Result<Vec<PublishedKey>> {
+    Ok(match service.name {
+        "accountpool" => {
+            let master = pool_master_key(secrets)?;
+            vec![PublishedKey::new(
+                "accountpool-master",
+                &kdf::master_public_key(&master)?,
+            )]
+        }
+        "vrf" => {
+            let key = secrets
+                .use_secret(VRF_PRIVATE_KEY.name, SecretKey::from_slice)?
+                .context("VRF_PRIVATE_KEY is not a valid P-256 private key")?;
+            vec![PublishedKey::new("vrf", &key.public_key())]
+        }
+        _ => vec![],
+    })
+}
+
+/// The service's own API (its business endpoints arrive with its issue).
+pub fn api(_service: &ServiceDef) -> Router {
+    Router::new()
+}
+
+/// `neosl secrets`: every secret each service reads.
+pub fn print_secrets(as_json: bool) -> Result<()> {
+    if as_json {
+        let value: serde_json::Value = SERVICES
+            .iter()
+            .map(|s| {
+                let secrets: Vec<serde_json::Value> = s
+                    .secrets
+                    .iter()
+                    .map(|spec| {
+                        serde_json::json!({
+                            "name": spec.name,
+                            "description": spec.description,
+                            "min_len": spec.min_len,
+                            "exact_len": spec.exact_len,
+                            "alternatives_group": spec.group,
+                        })
+                    })
+                    .collect();
+                (s.name.to_owned(), serde_json::Value::Array(secrets))
+            })
+            .collect::<serde_json::Map<_, _>>()
+            .into();
+        println!("{value:#}");
+        return Ok(());
+    }
+    for service in SERVICES {
+        println!("{}:", service.name);
+        if service.secrets.is_empty() {
+            println!("  (none)");
+        }
+        for spec in service.secrets {
+            let group = spec
+                .group
+                .map(|g| format!(" [one of group {g}]"))
+                .unwrap_or_default();
+            println!("  {:<20} {}{group}", spec.name, spec.description);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! `neosl serve` and `neosl dev-certs` as an operator runs them: the real binary, real sockets.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine as _;
+use neosl_testkit::TempDir;
+use serde_json::Value;
+
+struct Running {
+    child: Child,
+    urls: HashMap<String, String>,
+    stdout: Vec<String>,
+}
+
+/// Starts `neosl serve` with every service on a free port and waits for "ready".
+fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Running, String> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_neosl"));
+    command
+        .arg("serve")
+        .args(extra_args)
+        .env("NEOSL_DATA_DIR", dir.path().join("data"))
+        .env("NEOSL_GATEWAY_LISTEN", "127.0.0.1:0")
+        .env("NEOSL_ACCOUNTPOOL_LISTEN", "127.0.0.1:0")
+        .env("NEOSL_VRF_LISTEN", "127.0.0.1:0")
+        .env_remove("OE_SIMULATION")
+        .env_remove("POOL_MASTER_KEY")
+        .env_remove("COORD_MASTER_SEED")
+        .env_remove("VRF_PRIVATE_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
+    let stdout = child.stdout.take().ok_or("stdout")?;
+    let mut lines = Vec::new();
+    let mut urls = HashMap::new();
+    let mut reader = BufReader::new(stdout).lines();
+    while let Some(line) = reader.next() {
+        let line = line.map_err(|e| e.to_string())?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() >= 2 && (words[1].starts_with("http://") || words[1].starts_with("https://"))
+        {
+            urls.insert(words[0].to_owned(), words[1].to_owned());
+        }
+        let ready = line.starts_with("ready");
+        lines.push(line);
+        if ready {
+            // Keep draining stdout so the server never writes into a closed pipe.
+            std::thread::spawn(move || reader.for_each(drop));
+            return Ok(Running {
+                child,
+                urls,
+                stdout: lines,
+            });
+        }
+    }
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        e.read_to_string(&mut err).ok();
+    }
+    child.wait().ok();
+    Err(format!("exited before ready:\n{}\n{err}", lines.join("\n")))
+}
+
+impl Running {
+    /// SIGTERM, then the full stderr (the log) after a graceful exit.
+    fn stop(mut self) -> String {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            e.read_to_string(&mut err).ok();
+        }
+        let status = self.child.wait().expect("wait");
+        assert!(status.success(), "graceful exit, got {status}: {err}");
+        err
+    }
+}
+
+fn get(url: &str) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let response = reqwest::get(url).await.expect("reachable");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    })
+}
+
+#[test]
+fn serve_starts_every_service_with_no_setup() {
+    let dir = TempDir::new("neosl-serve").expect("temp dir");
+    let running = serve(&dir, &[], &[]).expect("starts");
+    assert!(
+        running.stdout[0].contains("simulation mode (nothing is attested)"),
+        "{:?}",
+        running.stdout
+    );
+    for service in ["gateway", "accountpool", "vrf"] {
+        let url = running
+            .urls
+            .get(service)
+            .unwrap_or_else(|| panic!("{service} printed no address: {:?}", running.stdout));
+        let (status, body) = get(&format!("{url}/health"));
+        assert_eq!((status, body["service"].as_str()), (200, Some(service)));
+        let (_, info) = get(&format!("{url}/info"));
+        assert_eq!(info["mode"], "simulation");
+        assert_eq!(info["strict_identity"], false);
+    }
+    let (_, info) = get(&format!("{}/info", running.urls["accountpool"]));
+    assert_eq!(info["internal"], true);
+    let log = running.stop();
+    assert!(
+        log.contains("DEVELOPMENT SECRETS"),
+        "the start-up says so loudly: {log}"
+    );
+    // The development secrets are kept owner-only and reused.
+    let file = dir.path().join("data/secrets/dev-secrets.json");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&file).expect("dev secrets").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+/// Fixed injected secrets and the keys they must give, in every build, forever.
+const POOL_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const VRF_KEY_HEX: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
+
+fn published(running: &Running, service: &str) -> Vec<Value> {
+    get(&format!("{}/info", running.urls[service])).1["public_keys"]
+        .as_array()
+        .expect("keys")
+        .clone()
+}
+
+#[test]
+fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
+    let pool_b64 =
+        base64::engine::general_purpose::STANDARD.encode(hex::decode(POOL_KEY_HEX).expect("hex"));
+    let env = [
+        ("POOL_MASTER_KEY", POOL_KEY_HEX),
+        ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
+        ("NEOSL_LOG", "trace"),
+    ];
+    let first_dir = TempDir::new("neosl-keys").expect("temp dir");
+    let first = serve(&first_dir, &[], &env).expect("starts");
+    let vrf = published(&first, "vrf");
+    assert_eq!(
+        vrf[0]["public_key"], VRF_PUBLIC,
+        "the VRF key is the injected scalar's public key"
+    );
+    let pool = published(&first, "accountpool");
+    let mut stdout = first.stdout.join("\n");
+    let mut log = first.stop();
+    // Base64 injection, another data directory: same keys.
+    let second_dir = TempDir::new("neosl-keys").expect("temp dir");
+    let b64 = format!("base64:{pool_b64}");
+    let env2 = [
+        ("POOL_MASTER_KEY", b64.as_str()),
+        ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
+        ("NEOSL_LOG", "trace"),
+    ];
+    let second = serve(&second_dir, &[], &env2).expect("starts");
+    assert_eq!(published(&second, "accountpool"), pool);
+    assert_eq!(published(&second, "vrf"), vrf);
+    stdout.push_str(&second.stdout.join("\n"));
+    log.push_str(&second.stop());
+    assert!(
+        !log.contains("DEVELOPMENT SECRETS"),
+        "injected secrets are used as given"
+    );
+
+    // No secret bytes in any output, in any common encoding.
+    let all = format!("{stdout}\n{log}");
+    let vrf_b64 =
+        base64::engine::general_purpose::STANDARD.encode(hex::decode(VRF_KEY_HEX).expect("hex"));
+    for needle in [
+        POOL_KEY_HEX,
+        &POOL_KEY_HEX.to_uppercase(),
+        &pool_b64,
+        VRF_KEY_HEX,
+        &VRF_KEY_HEX.to_uppercase(),
+        &vrf_b64,
+    ] {
+        assert!(!all.contains(needle), "a secret leaked into the output");
+    }
+    assert!(log.contains("request"), "the trace log was captured");
+}
+
+#[test]
+fn enclave_mode_refuses_to_start_without_injection() {
+    let dir = TempDir::new("neosl-enclave").expect("temp dir");
+    let err = serve(&dir, &["--mode", "enclave"], &[])
+        .err()
+        .expect("refused");
+    assert!(
+        err.contains("not injected") || err.contains("MarbleRun"),
+        "{err}"
+    );
+    let env = [
+        ("POOL_MASTER_KEY", POOL_KEY_HEX),
+        ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
+    ];
+    let err = serve(&dir, &["--mode", "enclave"], &env)
+        .err()
+        .expect("refused without certificates");
+    assert!(err.contains("mutual TLS"), "{err}");
+}
+
+#[test]
+fn dev_certs_enable_mutual_tls_for_every_service() {
+    let dir = TempDir::new("neosl-mtls").expect("temp dir");
+    let tls_dir = dir.path().join("tls");
+    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
+        .args(["dev-certs", "--out"])
+        .arg(&tls_dir)
+        .args(["--clients", "mixer"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "ca.pem",
+        "gateway.pem",
+        "accountpool.pem",
+        "vrf.pem",
+        "mixer.pem",
+    ] {
+        assert!(tls_dir.join(file).exists(), "{file}");
+    }
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(tls_dir.join("mixer-key.pem"))
+            .expect("key")
+            .permissions(),
+    );
+    assert_eq!(key_mode & 0o777, 0o600);
+
+    let tls_arg = tls_dir.to_str().expect("utf-8");
+    let running = serve(&dir, &["--tls-dir", tls_arg], &[]).expect("starts");
+    let url = running.urls["accountpool"].clone();
+    assert!(url.starts_with("https://"), "{url}");
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let read = |f: &str| std::fs::read_to_string(tls_dir.join(f)).expect("pem");
+    let mixer = neosl_runtime::tls::TlsMaterial::from_pem(
+        &read("mixer.pem"),
+        &read("mixer-key.pem"),
+        &read("ca.pem"),
+    )
+    .expect("material");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, info, plain_refused) = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(mixer.client_config().expect("config"))
+            .resolve("accountpool", ([127, 0, 0, 1], port).into())
+            .build()
+            .expect("client");
+        let response = client
+            .get(format!("https://accountpool:{port}/info"))
+            .send()
+            .await
+            .expect("mutual TLS works");
+        let status = response.status().as_u16();
+        let info: Value = response.json().await.expect("json");
+        let plain = reqwest::get(format!("http://127.0.0.1:{port}/health")).await;
+        (
+            status,
+            info,
+            plain.map(|r| r.status().is_success()).unwrap_or(false),
+        )
+    });
+    assert_eq!(status, 200);
+    assert_eq!(info["strict_identity"], true);
+    assert!(
+        !plain_refused,
+        "plain HTTP gets nothing from an mTLS service"
+    );
+    running.stop();
+}
