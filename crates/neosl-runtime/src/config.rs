@@ -37,9 +37,41 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Neo RPC endpoints, tried in order.
     pub chain_rpc: Vec<String>,
+    /// The network magic signed into transactions when no chain RPC is configured.
+    pub network_magic: Option<u32>,
+    /// AccountPool settings.
+    pub accountpool: PoolSettings,
     /// A directory written by `neosl dev-certs` (`ca.pem`, `<service>.pem`,
     /// `<service>-key.pem`): serve every service over mutual TLS without MarbleRun.
     pub tls_dir: Option<PathBuf>,
+}
+
+/// AccountPool settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    /// Active accounts to keep.
+    pub target_size: u32,
+    /// The most accounts the pool ever holds.
+    pub max_size: u32,
+    /// Lock lifetime, seconds.
+    pub lock_ttl_secs: u64,
+    /// Expired-lock sweep interval, seconds.
+    pub sweep_interval_secs: u64,
+    /// Balance sync interval, seconds.
+    pub sync_interval_secs: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            target_size: 10_000,
+            max_size: 100_000,
+            lock_ttl_secs: 24 * 3600,
+            sweep_interval_secs: 60,
+            sync_interval_secs: 30,
+        }
+    }
 }
 
 /// Settings of one service.
@@ -63,6 +95,8 @@ impl Default for Settings {
             services: BTreeMap::new(),
             database_url: None,
             chain_rpc: Vec::new(),
+            network_magic: None,
+            accountpool: PoolSettings::default(),
             tls_dir: None,
         }
     }
@@ -83,6 +117,8 @@ impl std::fmt::Debug for Settings {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("chain_rpc", &self.chain_rpc)
+            .field("network_magic", &self.network_magic)
+            .field("accountpool", &self.accountpool)
             .field("tls_dir", &self.tls_dir)
             .finish()
     }
@@ -155,8 +191,9 @@ impl Settings {
     }
 
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
-    /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated) and
-    /// `NEOSL_<SERVICE>_LISTEN`.
+    /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated),
+    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_POOL_TARGET_SIZE`, `NEOSL_POOL_MAX_SIZE`,
+    /// `NEOSL_POOL_LOCK_TTL_SECS`, `NEOSL_POOL_SWEEP_INTERVAL_SECS` and `NEOSL_<SERVICE>_LISTEN`.
     pub fn apply_env(&mut self, env: &dyn SecretSource) -> Result<(), ConfigError> {
         let bad = |name: &str, message: String| ConfigError::Env {
             name: name.to_owned(),
@@ -186,6 +223,32 @@ impl Settings {
         if let Some(v) = env.var("NEOSL_DATABASE_URL") {
             self.database_url = Some(v);
         }
+        let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+            env.var(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|e| bad(name, format!("{v:?}: {e}")))
+                })
+                .transpose()
+        };
+        if let Some(v) = number("NEOSL_NETWORK_MAGIC")? {
+            self.network_magic = Some(
+                u32::try_from(v)
+                    .map_err(|_| bad("NEOSL_NETWORK_MAGIC", "does not fit in 32 bits".into()))?,
+            );
+        }
+        if let Some(v) = number("NEOSL_POOL_TARGET_SIZE")? {
+            self.accountpool.target_size = v.min(u32::MAX as u64) as u32;
+        }
+        if let Some(v) = number("NEOSL_POOL_MAX_SIZE")? {
+            self.accountpool.max_size = v.min(u32::MAX as u64) as u32;
+        }
+        if let Some(v) = number("NEOSL_POOL_LOCK_TTL_SECS")? {
+            self.accountpool.lock_ttl_secs = v;
+        }
+        if let Some(v) = number("NEOSL_POOL_SWEEP_INTERVAL_SECS")? {
+            self.accountpool.sweep_interval_secs = v.max(1);
+        }
         if let Some(v) = env.var("NEOSL_TLS_DIR") {
             self.tls_dir = Some(PathBuf::from(v));
         }
@@ -205,6 +268,13 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The database URL: the configured one, else SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("neosl.db").display()))
     }
 
     /// The listen address of `service`, or its default.

@@ -27,6 +27,9 @@ pub enum ErrorCode {
     NotFound,
     /// The request conflicts with the current state.
     Conflict,
+    /// The request is well-formed but cannot be carried out (for example a transaction that
+    /// would fault).
+    Unprocessable,
     /// Too many requests.
     RateLimited,
     /// A dependency (database, chain) is unavailable.
@@ -49,6 +52,7 @@ impl ErrorCode {
             Self::IdentityMismatch => "identity_mismatch",
             Self::NotFound => "not_found",
             Self::Conflict => "conflict",
+            Self::Unprocessable => "unprocessable",
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Timeout => "timeout",
@@ -66,6 +70,7 @@ impl ErrorCode {
             Self::Forbidden | Self::IdentityMismatch => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,

@@ -15,12 +15,14 @@
 //! - [`error`]: one error type, mapped to HTTP in one place with stable codes.
 //! - [`server`]: the router skeleton (request id, tracing, limits, standard endpoints, metrics)
 //!   and serving over HTTP or mutual TLS with graceful shutdown.
+//! - [`db`]: SQLite or PostgreSQL by URL, append-only migrations per component.
 //! - [`config`]: layered settings (defaults < TOML file < environment < CLI flags).
 
 pub mod attestation;
 pub mod certs;
 pub mod client;
 pub mod config;
+pub mod db;
 pub mod error;
 pub mod identity;
 pub mod mode;

@@ -198,3 +198,31 @@ impl Drop for TempDir {
         let _ = fs::remove_dir_all(&self.0);
     }
 }
+
+/// The PostgreSQL server the tests use: `$NEOSL_TEST_POSTGRES_URL`, else the local server
+/// (trust authentication) as user `postgres`.
+pub fn postgres_admin_url() -> String {
+    std::env::var("NEOSL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, uniquely named database name for one test.
+pub fn unique_database_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{n}_{nanos}", std::process::id())
+}
+
+/// The URL of database `name` on the test server.
+pub fn postgres_url_for(name: &str) -> String {
+    let admin = postgres_admin_url();
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => format!("{admin}/{name}"),
+    }
+}

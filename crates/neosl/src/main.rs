@@ -2,6 +2,7 @@
 //!
 //! `serve` runs the services; the other subcommands are operator tools.
 
+mod accountpool_cmd;
 mod dev_certs;
 mod devnet;
 mod keys;
@@ -28,6 +29,8 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// Create a local CA and a certificate per service, for mutual TLS without MarbleRun.
     DevCerts(dev_certs::DevCertsArgs),
+    /// AccountPool operator commands (audit).
+    Accountpool(accountpool_cmd::AccountPoolArgs),
     /// List the secrets each service reads (what a MarbleRun manifest must inject).
     Secrets {
         /// Print JSON instead of text.
@@ -43,6 +46,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
         Command::Devnet(args) => runtime().and_then(|rt| rt.block_on(devnet::run(args))),
         Command::DevCerts(args) => dev_certs::run(args),
+        Command::Accountpool(args) => {
+            runtime().and_then(|rt| rt.block_on(accountpool_cmd::run(args)))
+        }
         Command::Secrets { json } => services::print_secrets(json),
     };
     match result {

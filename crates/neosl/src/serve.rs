@@ -60,6 +60,15 @@ pub fn init_tracing(settings: &Settings) {
     };
 }
 
+/// Settings from the file, the environment and the common flags.
+pub fn settings_from(config: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Settings> {
+    let mut settings = Settings::load(config, &EnvSource)?;
+    if let Some(dir) = data_dir {
+        settings.data_dir = dir;
+    }
+    Ok(settings)
+}
+
 pub async fn run(args: ServeArgs) -> Result<()> {
     let mut settings = Settings::load(args.config.as_deref(), &EnvSource)?;
     if let Some(dir) = args.data_dir {
@@ -136,6 +145,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         }
     );
     let mut tasks = Vec::new();
+    let mut background = Vec::new();
     for (i, service) in selected.iter().enumerate() {
         let tls = match (&marble_tls, &settings.tls_dir) {
             (Some(m), _) => Some(m.server_config()?),
@@ -156,7 +166,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             readiness: vec![],
             started: Instant::now(),
         });
-        let router = server::router(info, services::api(service), limits);
+        let started = services::start(service, &settings, &secrets, mode, stopped.clone()).await?;
+        background.extend(started.tasks);
+        let router = server::router(info, started.api, limits);
         let default: SocketAddr = service.default_listen.parse()?;
         let mut addr = settings.listen_of(service.name, default);
         if let Some(listen) = args.listen
@@ -193,6 +205,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     stop.send(true).ok();
     for task in tasks {
         task.await??;
+    }
+    for task in background {
+        task.await.ok();
     }
     // stdout may be gone by now (a supervisor that stopped reading): never fail on it.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), b"stopped\n");

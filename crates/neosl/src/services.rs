@@ -4,12 +4,24 @@
 //! single place the binary learns a service's name, default address, reach (public or
 //! internal), secrets and published keys.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use anyhow::{Context, Result};
 use axum::Router;
+use neosl_accountpool::store::PoolStore;
+use neosl_accountpool::{AccountPool, Chain, PoolConfig};
+use neosl_chain::RpcClient;
+use neosl_chain::rpc::RpcConfig;
+use neosl_chain::submit::{SubmitConfig, Submitter};
 use neosl_crypto::{MasterKey, SecretBytes, SecretKey, kdf};
+use neosl_runtime::RuntimeMode;
 use neosl_runtime::SecretSpec;
 use neosl_runtime::attestation::PublishedKey;
+use neosl_runtime::config::Settings;
+use neosl_runtime::db::Database;
 use neosl_runtime::secrets::SecretStore;
+use tokio::sync::watch;
 
 /// One service.
 #[derive(Debug, Clone, Copy)]
@@ -111,9 +123,103 @@ pub fn published_keys(service: &ServiceDef, secrets: &SecretStore) -> Result<Vec
     })
 }
 
-/// The service's own API (its business endpoints arrive with its issue).
-pub fn api(_service: &ServiceDef) -> Router {
-    Router::new()
+/// What starting a service gives: its API routes and its background work.
+pub struct Started {
+    /// The routes (wrapped by the runtime skeleton).
+    pub api: Router,
+    /// Background tasks, stopped by the shutdown signal.
+    pub tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Builds a service: opens what it needs, prepares its state, returns its routes and jobs.
+pub async fn start(
+    service: &ServiceDef,
+    settings: &Settings,
+    secrets: &SecretStore,
+    mode: RuntimeMode,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Started> {
+    match service.name {
+        "accountpool" => {
+            let pool = Arc::new(accountpool(settings, secrets, mode).await?);
+            let created = pool
+                .fill_to_target()
+                .await
+                .map_err(|e| anyhow::anyhow!("filling the pool: {e}"))?;
+            if created > 0 {
+                tracing::info!(
+                    created,
+                    target = settings.accountpool.target_size,
+                    "account pool filled"
+                );
+            }
+            let jobs = tokio::spawn(neosl_accountpool::jobs::run(pool.clone(), shutdown));
+            Ok(Started {
+                api: neosl_accountpool::http::router(pool),
+                tasks: vec![jobs],
+            })
+        }
+        _ => Ok(Started {
+            api: Router::new(),
+            tasks: vec![],
+        }),
+    }
+}
+
+/// Opens the AccountPool on the configured database and chain.
+pub async fn accountpool(
+    settings: &Settings,
+    secrets: &SecretStore,
+    mode: RuntimeMode,
+) -> Result<AccountPool> {
+    let db = Database::connect(&settings.database_url())
+        .await
+        .context("opening the database")?;
+    let store = PoolStore::open(db)
+        .await
+        .context("migrating the AccountPool tables")?;
+    let chain = connect_chain(settings).await;
+    let p = &settings.accountpool;
+    let config = PoolConfig {
+        target_size: p.target_size,
+        max_size: p.max_size.max(p.target_size),
+        lock_ttl: Duration::from_secs(p.lock_ttl_secs.max(1)),
+        sweep_interval: Duration::from_secs(p.sweep_interval_secs.max(1)),
+        sync_interval: Duration::from_secs(p.sync_interval_secs.max(1)),
+        ..PoolConfig::default()
+    };
+    if let (Some(c), Some(magic)) = (&chain, settings.network_magic)
+        && c.submitter.network() != magic
+    {
+        anyhow::bail!(
+            "network_magic {magic} does not match the chain's {}",
+            c.submitter.network()
+        );
+    }
+    AccountPool::new(
+        store,
+        pool_master_key(secrets)?,
+        config,
+        chain,
+        settings.network_magic,
+        mode,
+    )
+    .map_err(|e| anyhow::anyhow!("starting the AccountPool: {e}"))
+}
+
+/// The chain, when RPC endpoints are configured and answer.
+async fn connect_chain(settings: &Settings) -> Option<Chain> {
+    if settings.chain_rpc.is_empty() {
+        return None;
+    }
+    let rpc = RpcClient::new(settings.chain_rpc.clone(), RpcConfig::default()).ok()?;
+    match Submitter::connect(rpc.clone(), SubmitConfig::default()).await {
+        Ok(submitter) => Some(Chain { rpc, submitter }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the chain does not answer; transfers are unavailable until restart");
+            None
+        }
+    }
 }
 
 /// `neosl secrets`: every secret each service reads.

@@ -1,0 +1,18 @@
+//! AccountPool: the internal service that keeps a large pool of Neo N3 accounts derived from one
+//! master key. Other services lock accounts, have transactions signed, track per-token balances
+//! and move funds; private keys never leave this crate.
+//!
+//! - [`service`]: the operations ([`AccountPool`]).
+//! - [`store`]: persistence on SQLite or PostgreSQL, concurrency-safe allocation.
+//! - [`http`]: the internal HTTP API and the in-process [`http::LocalAccountPool`].
+//! - [`jobs`]: lock sweeping, balance sync, rotation and retirement.
+//! - [`error`]: the refusal codes.
+
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod service;
+pub mod store;
+
+pub use error::Failure;
+pub use service::{AccountPool, Chain, PoolConfig};

@@ -1,0 +1,888 @@
+//! AccountPool persistence on SQLite or PostgreSQL (one set of queries over sqlx `Any`).
+//!
+//! Concurrency rests on the database: allocation is one `UPDATE … WHERE id IN (SELECT … FOR
+//! UPDATE SKIP LOCKED)` on PostgreSQL (a single serialized statement on SQLite), so no account is
+//! ever handed to two locks, whatever the number of callers and processes. Balance updates lock
+//! the account row first. Every multi-step change is one transaction.
+
+use std::collections::BTreeMap;
+
+use neosl_runtime::db::{Backend, Database, DbError, Migration};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+
+/// The AccountPool's migrations.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "pool",
+    sqlite: include_str!("../migrations/sqlite/0001_pool.sql"),
+    postgres: include_str!("../migrations/postgres/0001_pool.sql"),
+}];
+
+const ACCOUNT_COLUMNS: &str = "id, address, script_hash, public_key, status, lock_id, locked_by, lock_expires_at, last_used_at, created_at";
+
+/// An account row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    /// The account id.
+    pub id: String,
+    /// Its address.
+    pub address: String,
+    /// Its script hash (display form).
+    pub script_hash: String,
+    /// Its compressed public key, hex.
+    pub public_key: String,
+    /// `active`, `retiring` or `retired`.
+    pub status: String,
+    /// The lock holding it.
+    pub lock_id: Option<String>,
+    /// The service holding it.
+    pub locked_by: Option<String>,
+    /// When the lock expires.
+    pub lock_expires_at: Option<i64>,
+    /// When it was last allocated.
+    pub last_used_at: i64,
+    /// When it was created.
+    pub created_at: i64,
+}
+
+impl AccountRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get(0)?,
+            address: row.try_get(1)?,
+            script_hash: row.try_get(2)?,
+            public_key: row.try_get(3)?,
+            status: row.try_get(4)?,
+            lock_id: row.try_get(5)?,
+            locked_by: row.try_get(6)?,
+            lock_expires_at: row.try_get(7)?,
+            last_used_at: row.try_get(8)?,
+            created_at: row.try_get(9)?,
+        })
+    }
+
+    /// Whether `service` holds an unexpired lock on it at `now`.
+    pub fn held_by(&self, service: &str, now: i64) -> bool {
+        self.locked_by.as_deref() == Some(service) && self.lock_expires_at.is_some_and(|e| e > now)
+    }
+}
+
+/// A new account to insert.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Its id.
+    pub id: String,
+    /// Its address.
+    pub address: String,
+    /// Its script hash (display form).
+    pub script_hash: String,
+    /// Its compressed public key, hex.
+    pub public_key: String,
+}
+
+/// A token balance row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceRow {
+    /// The account.
+    pub account_id: String,
+    /// `GAS`, `NEO` or the token hash.
+    pub token_type: String,
+    /// The token contract (display form).
+    pub script_hash: String,
+    /// The tracked amount.
+    pub tracked: i64,
+    /// The amount last read from the chain.
+    pub chain_amount: Option<String>,
+    /// When it was read.
+    pub synced_at: Option<i64>,
+}
+
+impl BalanceRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            account_id: row.try_get(0)?,
+            token_type: row.try_get(1)?,
+            script_hash: row.try_get(2)?,
+            tracked: row.try_get(3)?,
+            chain_amount: row.try_get(4)?,
+            synced_at: row.try_get(5)?,
+        })
+    }
+}
+
+/// An audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// `sign` or `transfer`.
+    pub kind: String,
+    /// The account.
+    pub account_id: String,
+    /// The service.
+    pub service_id: String,
+    /// The lock under which it happened.
+    pub lock_id: Option<String>,
+    /// The transaction hash.
+    pub hash: String,
+    /// Extra facts (JSON).
+    pub detail: String,
+    /// When.
+    pub created_at: i64,
+}
+
+/// Totals for `/pool-info`.
+#[derive(Debug, Clone, Default)]
+pub struct PoolCounts {
+    /// Accounts by status.
+    pub by_status: BTreeMap<String, i64>,
+    /// Accounts under an unexpired lock.
+    pub locked: i64,
+    /// Locked accounts by service.
+    pub locks_by_service: BTreeMap<String, i64>,
+}
+
+/// Per-token totals for `/pool-info`.
+#[derive(Debug, Clone)]
+pub struct TokenTotals {
+    /// `GAS`, `NEO`, or the hash.
+    pub token_type: String,
+    /// The contract.
+    pub script_hash: String,
+    /// Sum of tracked balances.
+    pub tracked_total: String,
+    /// Sum of tracked balances of locked accounts.
+    pub locked_total: String,
+    /// Accounts whose chain balance differs from the tracked one.
+    pub mismatches: i64,
+}
+
+/// Why a release was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseRefusal {
+    /// No lock with that id.
+    UnknownLock,
+    /// The lock (or an account) is held by another service.
+    NotHolder,
+    /// An account id does not exist.
+    UnknownAccount(String),
+}
+
+/// The AccountPool's tables.
+#[derive(Debug, Clone)]
+pub struct PoolStore {
+    db: Database,
+}
+
+fn placeholders(start: usize, count: usize) -> String {
+    (start..start + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl PoolStore {
+    /// Opens the store and applies migrations.
+    pub async fn open(db: Database) -> Result<Self, DbError> {
+        db.migrate("accountpool", MIGRATIONS).await?;
+        Ok(Self { db })
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Serializes pool filling across processes (a PostgreSQL advisory lock held by a dedicated
+    /// connection until the guard drops; on SQLite the single connection already serializes).
+    pub async fn fill_lock(&self) -> Result<FillGuard, sqlx::Error> {
+        match self.db.backend() {
+            Backend::Sqlite => Ok(FillGuard(None)),
+            Backend::Postgres => {
+                let mut conn = self.db.pool().acquire().await?;
+                sqlx::query("SELECT pg_advisory_lock(7453829102)")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(FillGuard(Some(conn)))
+            }
+        }
+    }
+
+    /// Active accounts.
+    pub async fn count_active(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) FROM pool_accounts WHERE status = 'active'")
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get(0)
+    }
+
+    /// All accounts.
+    pub async fn count_all(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) FROM pool_accounts")
+            .fetch_one(self.db.pool())
+            .await?
+            .try_get(0)
+    }
+
+    /// Inserts accounts with zero GAS and NEO balances, in one transaction.
+    pub async fn insert_accounts(
+        &self,
+        accounts: &[NewAccount],
+        tokens: &[(&str, String)],
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        for chunk in accounts.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({}, $1)", placeholders(2 + i * 4, 4)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO pool_accounts (id, address, script_hash, public_key, created_at) VALUES {}",
+                values.join(", ")
+            );
+            // Each row is (id, address, script_hash, public_key, created_at = $1).
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(now);
+            for a in chunk {
+                query = query
+                    .bind(a.id.as_str())
+                    .bind(a.address.as_str())
+                    .bind(a.script_hash.as_str())
+                    .bind(a.public_key.as_str());
+            }
+            query.execute(&mut *tx).await?;
+            for (token_type, hash) in tokens {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(${}, $1, $2, 0, $3)", 4 + i))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO pool_account_balances (account_id, token_type, script_hash, tracked, updated_at) VALUES {}",
+                    values.join(", ")
+                );
+                let mut query = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(*token_type)
+                    .bind(hash.as_str())
+                    .bind(now);
+                for a in chunk {
+                    query = query.bind(a.id.as_str());
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await
+    }
+
+    /// Locks up to `count` free active accounts (least recently used first) for `service` under
+    /// a new lock. Returns fewer than `count` (and changes nothing) when too few are free.
+    pub async fn allocate(
+        &self,
+        service: &str,
+        purpose: &str,
+        count: u32,
+        lock_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Vec<AccountRow>, sqlx::Error> {
+        let skip_locked = match self.db.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE pool_accounts SET lock_id = $1, locked_by = $2, lock_purpose = $3, locked_at = $4, lock_expires_at = $5, last_used_at = $4 \
+             WHERE id IN (SELECT id FROM pool_accounts WHERE status = 'active' AND (lock_id IS NULL OR lock_expires_at <= $4) \
+             ORDER BY last_used_at, created_at, id LIMIT $6 {skip_locked}) RETURNING {ACCOUNT_COLUMNS}"
+        );
+        let mut tx = self.db.pool().begin().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(lock_id)
+            .bind(service)
+            .bind(purpose)
+            .bind(now)
+            .bind(expires_at)
+            .bind(count as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+        let accounts = rows
+            .iter()
+            .map(AccountRow::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        if accounts.len() < count as usize {
+            tx.rollback().await?;
+            return Ok(Vec::new());
+        }
+        sqlx::query("INSERT INTO pool_locks (lock_id, service_id, purpose, account_count, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(lock_id)
+            .bind(service)
+            .bind(purpose)
+            .bind(count as i64)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(accounts)
+    }
+
+    /// Releases exactly the accounts of `lock_id` still held under it.
+    pub async fn release_lock(
+        &self,
+        service: &str,
+        lock_id: &str,
+        now: i64,
+    ) -> Result<Result<u64, ReleaseRefusal>, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let owner: Option<String> =
+            sqlx::query("SELECT service_id FROM pool_locks WHERE lock_id = $1")
+                .bind(lock_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        match owner {
+            None => return Ok(Err(ReleaseRefusal::UnknownLock)),
+            Some(o) if o != service => return Ok(Err(ReleaseRefusal::NotHolder)),
+            Some(_) => {}
+        }
+        let released = sqlx::query(
+            "UPDATE pool_accounts SET lock_id = NULL, locked_by = NULL, lock_purpose = NULL, locked_at = NULL, lock_expires_at = NULL \
+             WHERE lock_id = $1 AND locked_by = $2",
+        )
+        .bind(lock_id)
+        .bind(service)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE pool_locks SET released_at = $2 WHERE lock_id = $1 AND released_at IS NULL",
+        )
+        .bind(lock_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(released))
+    }
+
+    /// Releases the given accounts, all or none: each must be held by `service`.
+    pub async fn release_accounts(
+        &self,
+        service: &str,
+        ids: &[String],
+    ) -> Result<Result<u64, ReleaseRefusal>, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let lock_rows = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT id, locked_by FROM pool_accounts WHERE id IN ({}){lock_rows}",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut holders = BTreeMap::new();
+        for row in &rows {
+            holders.insert(
+                row.try_get::<String, _>(0)?,
+                row.try_get::<Option<String>, _>(1)?,
+            );
+        }
+        for id in ids {
+            match holders.get(id) {
+                None => return Ok(Err(ReleaseRefusal::UnknownAccount(id.clone()))),
+                Some(holder) if holder.as_deref() != Some(service) => {
+                    return Ok(Err(ReleaseRefusal::NotHolder));
+                }
+                Some(_) => {}
+            }
+        }
+        let sql = format!(
+            "UPDATE pool_accounts SET lock_id = NULL, locked_by = NULL, lock_purpose = NULL, locked_at = NULL, lock_expires_at = NULL \
+             WHERE locked_by = $1 AND id IN ({})",
+            placeholders(2, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(service);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let released = query.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(Ok(released))
+    }
+
+    /// Releases everything `service` holds.
+    pub async fn release_all(&self, service: &str, now: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let released = sqlx::query(
+            "UPDATE pool_accounts SET lock_id = NULL, locked_by = NULL, lock_purpose = NULL, locked_at = NULL, lock_expires_at = NULL \
+             WHERE locked_by = $1",
+        )
+        .bind(service)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE pool_locks SET released_at = $2 WHERE service_id = $1 AND released_at IS NULL",
+        )
+        .bind(service)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(released)
+    }
+
+    /// Frees every account whose lock expired; returns how many.
+    pub async fn sweep_expired(&self, now: i64) -> Result<u64, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let freed = sqlx::query(
+            "UPDATE pool_accounts SET lock_id = NULL, locked_by = NULL, lock_purpose = NULL, locked_at = NULL, lock_expires_at = NULL \
+             WHERE lock_id IS NOT NULL AND lock_expires_at <= $1",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE pool_locks SET released_at = expires_at WHERE released_at IS NULL AND expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(freed)
+    }
+
+    /// The accounts with these ids (missing ids are simply absent).
+    pub async fn accounts_by_id(&self, ids: &[&str]) -> Result<Vec<AccountRow>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM pool_accounts WHERE id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(AccountRow::from_row)
+            .collect()
+    }
+
+    /// The accounts `service` holds under unexpired locks, with their balances.
+    pub async fn held_accounts(
+        &self,
+        service: &str,
+        now: i64,
+    ) -> Result<Vec<(AccountRow, Vec<BalanceRow>)>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM pool_accounts WHERE locked_by = $1 AND lock_expires_at > $2 ORDER BY locked_at, id"
+        );
+        let accounts: Vec<AccountRow> = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(service)
+            .bind(now)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(AccountRow::from_row)
+            .collect::<Result<_, _>>()?;
+        let balances = self
+            .balances_of(&accounts.iter().map(|a| a.id.as_str()).collect::<Vec<_>>())
+            .await?;
+        Ok(accounts
+            .into_iter()
+            .map(|a| {
+                let mine = balances
+                    .iter()
+                    .filter(|b| b.account_id == a.id)
+                    .cloned()
+                    .collect();
+                (a, mine)
+            })
+            .collect())
+    }
+
+    /// Every locked account (any service), for the balance sync.
+    pub async fn locked_accounts(&self, now: i64) -> Result<Vec<AccountRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM pool_accounts WHERE lock_id IS NOT NULL AND lock_expires_at > $1"
+        );
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(now)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(AccountRow::from_row)
+            .collect()
+    }
+
+    /// Balance rows of these accounts.
+    pub async fn balances_of(&self, ids: &[&str]) -> Result<Vec<BalanceRow>, sqlx::Error> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT account_id, token_type, script_hash, tracked, chain_amount, synced_at FROM pool_account_balances \
+                 WHERE account_id IN ({}) ORDER BY account_id, token_type",
+                placeholders(1, chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(self.db.pool()).await? {
+                out.push(BalanceRow::from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `update` on the tracked balance of (`account_id`, `script_hash`) while holding the
+    /// account row, provided `service` holds the account at `now`. `update` gets the current
+    /// amount and returns the new one or a refusal. Returns the account row's check result.
+    pub async fn update_tracked<E>(
+        &self,
+        account_id: &str,
+        token_type: &str,
+        script_hash: &str,
+        now: i64,
+        check: impl FnOnce(&AccountRow) -> Result<(), E>,
+        update: impl FnOnce(i64) -> Result<i64, E>,
+    ) -> Result<Result<BalanceRow, E>, UpdateError> {
+        let mut tx = self.db.pool().begin().await?;
+        let lock_rows = match self.db.backend() {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM pool_accounts WHERE id = $1{lock_rows}");
+        let Some(row) = sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Err(UpdateError::UnknownAccount);
+        };
+        let account = AccountRow::from_row(&row)?;
+        if let Err(e) = check(&account) {
+            return Ok(Err(e));
+        }
+        let current: i64 = sqlx::query(
+            "SELECT tracked FROM pool_account_balances WHERE account_id = $1 AND script_hash = $2",
+        )
+        .bind(account_id)
+        .bind(script_hash)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?
+        .unwrap_or(0);
+        let new = match update(current) {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        };
+        upsert_tracked(&mut tx, account_id, token_type, script_hash, new, now).await?;
+        let row = sqlx::query(
+            "SELECT account_id, token_type, script_hash, tracked, chain_amount, synced_at FROM pool_account_balances \
+             WHERE account_id = $1 AND script_hash = $2",
+        )
+        .bind(account_id)
+        .bind(script_hash)
+        .fetch_one(&mut *tx)
+        .await?;
+        let balance = BalanceRow::from_row(&row)?;
+        tx.commit().await?;
+        Ok(Ok(balance))
+    }
+
+    /// Records chain balances for an account; with `follow`, the tracked amounts are set to the
+    /// chain's too (after the pool's own transfers). Tokens absent from `amounts` are zero.
+    pub async fn set_chain_balances(
+        &self,
+        account_id: &str,
+        amounts: &[(String, String, String)],
+        now: i64,
+        follow: bool,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        sqlx::query("UPDATE pool_account_balances SET chain_amount = '0', synced_at = $2 WHERE account_id = $1")
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        for (token_type, script_hash, amount) in amounts {
+            sqlx::query(
+                "INSERT INTO pool_account_balances (account_id, token_type, script_hash, tracked, chain_amount, synced_at, updated_at) \
+                 VALUES ($1, $2, $3, 0, $4, $5, $5) \
+                 ON CONFLICT (account_id, script_hash) DO UPDATE SET chain_amount = $4, synced_at = $5",
+            )
+            .bind(account_id)
+            .bind(token_type.as_str())
+            .bind(script_hash.as_str())
+            .bind(amount.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if follow {
+            sqlx::query(
+                "UPDATE pool_account_balances SET tracked = CAST(chain_amount AS BIGINT), updated_at = $2 \
+                 WHERE account_id = $1 AND chain_amount IS NOT NULL AND LENGTH(chain_amount) <= 18",
+            )
+            .bind(account_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Appends audit records.
+    pub async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), sqlx::Error> {
+        for chunk in entries.chunks(1000) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO pool_audit (kind, account_id, service_id, lock_id, hash, detail, created_at) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for e in chunk {
+                query = query
+                    .bind(e.kind.as_str())
+                    .bind(e.account_id.as_str())
+                    .bind(e.service_id.as_str())
+                    .bind(e.lock_id.as_deref())
+                    .bind(e.hash.as_str())
+                    .bind(e.detail.as_str())
+                    .bind(e.created_at);
+            }
+            query.execute(self.db.pool()).await?;
+        }
+        Ok(())
+    }
+
+    /// Audit records, newest first, optionally for one account or service.
+    pub async fn audit(
+        &self,
+        account: Option<&str>,
+        service: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT kind, account_id, service_id, lock_id, hash, detail, created_at FROM pool_audit \
+             WHERE ($1 IS NULL OR account_id = $1) AND ($2 IS NULL OR service_id = $2) ORDER BY id DESC LIMIT $3",
+        )
+        .bind(account)
+        .bind(service)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    kind: r.try_get(0)?,
+                    account_id: r.try_get(1)?,
+                    service_id: r.try_get(2)?,
+                    lock_id: r.try_get(3)?,
+                    hash: r.try_get(4)?,
+                    detail: r.try_get(5)?,
+                    created_at: r.try_get(6)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts for `/pool-info`.
+    pub async fn counts(&self, now: i64) -> Result<PoolCounts, sqlx::Error> {
+        let mut counts = PoolCounts::default();
+        for row in sqlx::query("SELECT status, COUNT(*) FROM pool_accounts GROUP BY status")
+            .fetch_all(self.db.pool())
+            .await?
+        {
+            counts.by_status.insert(row.try_get(0)?, row.try_get(1)?);
+        }
+        for row in sqlx::query("SELECT locked_by, COUNT(*) FROM pool_accounts WHERE lock_id IS NOT NULL AND lock_expires_at > $1 GROUP BY locked_by")
+            .bind(now)
+            .fetch_all(self.db.pool())
+            .await?
+        {
+            let n: i64 = row.try_get(1)?;
+            counts.locked += n;
+            counts.locks_by_service.insert(row.try_get(0)?, n);
+        }
+        Ok(counts)
+    }
+
+    /// Per-token totals for `/pool-info`.
+    pub async fn token_totals(&self, now: i64) -> Result<Vec<TokenTotals>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT b.token_type, b.script_hash, CAST(COALESCE(SUM(b.tracked), 0) AS TEXT), \
+             CAST(COALESCE(SUM(CASE WHEN a.lock_id IS NOT NULL AND a.lock_expires_at > $1 THEN b.tracked ELSE 0 END), 0) AS TEXT), \
+             COALESCE(SUM(CASE WHEN b.chain_amount IS NOT NULL AND b.chain_amount <> CAST(b.tracked AS TEXT) THEN 1 ELSE 0 END), 0) \
+             FROM pool_account_balances b JOIN pool_accounts a ON a.id = b.account_id \
+             GROUP BY b.token_type, b.script_hash ORDER BY b.token_type",
+        )
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenTotals {
+                    token_type: r.try_get(0)?,
+                    script_hash: r.try_get(1)?,
+                    tracked_total: r.try_get(2)?,
+                    locked_total: r.try_get(3)?,
+                    mismatches: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Balances whose chain amount differs from the tracked one (at most `limit`).
+    pub async fn mismatches(&self, limit: i64) -> Result<Vec<BalanceRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT account_id, token_type, script_hash, tracked, chain_amount, synced_at FROM pool_account_balances \
+             WHERE chain_amount IS NOT NULL AND chain_amount <> CAST(tracked AS TEXT) ORDER BY account_id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        rows.iter().map(BalanceRow::from_row).collect()
+    }
+
+    /// Marks up to `limit` unlocked active accounts created before `cutoff` as retiring.
+    pub async fn mark_retiring(
+        &self,
+        cutoff: i64,
+        limit: i64,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let skip_locked = match self.db.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE pool_accounts SET status = 'retiring', retiring_at = $3 WHERE id IN (SELECT id FROM pool_accounts \
+             WHERE status = 'active' AND lock_id IS NULL AND created_at <= $1 ORDER BY created_at, id LIMIT $2 {skip_locked})"
+        );
+        Ok(sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(cutoff)
+            .bind(limit)
+            .bind(now)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Accounts in the retiring state.
+    pub async fn retiring(&self, limit: i64) -> Result<Vec<AccountRow>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM pool_accounts WHERE status = 'retiring' ORDER BY retiring_at, id LIMIT $1"
+        );
+        sqlx::query(AssertSqlSafe(sql.as_str()))
+            .bind(limit)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(AccountRow::from_row)
+            .collect()
+    }
+
+    /// Retiring → retired.
+    pub async fn mark_retired(&self, id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE pool_accounts SET status = 'retired', retired_at = $2 WHERE id = $1 AND status = 'retiring'")
+            .bind(id)
+            .bind(now)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Sets `key` to `new` if it is currently `expected` (None = absent): a compare-and-set that
+    /// lets one replica of many run a periodic job.
+    pub async fn claim_meta(
+        &self,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let changed = match expected {
+            None => sqlx::query(
+                "INSERT INTO pool_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            )
+            .bind(key)
+            .bind(new)
+            .execute(self.db.pool())
+            .await?
+            .rows_affected(),
+            Some(old) => {
+                sqlx::query("UPDATE pool_meta SET value = $3 WHERE key = $1 AND value = $2")
+                    .bind(key)
+                    .bind(old)
+                    .bind(new)
+                    .execute(self.db.pool())
+                    .await?
+                    .rows_affected()
+            }
+        };
+        Ok(changed == 1)
+    }
+
+    /// The value of `key`.
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query("SELECT value FROM pool_meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.db.pool())
+            .await?
+            .map(|r| r.try_get(0))
+            .transpose()
+    }
+}
+
+async fn upsert_tracked(
+    tx: &mut Transaction<'_, Any>,
+    account_id: &str,
+    token_type: &str,
+    script_hash: &str,
+    tracked: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pool_account_balances (account_id, token_type, script_hash, tracked, updated_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (account_id, script_hash) DO UPDATE SET tracked = $4, updated_at = $5",
+    )
+    .bind(account_id)
+    .bind(token_type)
+    .bind(script_hash)
+    .bind(tracked)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Holds the fill lock; dropping it closes its connection, which releases the lock.
+pub struct FillGuard(Option<sqlx::pool::PoolConnection<Any>>);
+
+impl Drop for FillGuard {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+/// Errors of [`PoolStore::update_tracked`].
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// No such account.
+    #[error("unknown account")]
+    UnknownAccount,
+    /// The database failed.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}

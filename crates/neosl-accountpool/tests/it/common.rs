@@ -1,0 +1,132 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use neosl_accountpool::http::router;
+use neosl_accountpool::store::PoolStore;
+use neosl_accountpool::{AccountPool, Chain, PoolConfig};
+use neosl_accountpool_api::{AccountPoolApi, AccountPoolClient};
+use neosl_crypto::{MasterKey, SecretBytes};
+use neosl_runtime::RuntimeMode;
+use neosl_runtime::client::ServiceTransport;
+use neosl_runtime::db::Database;
+use neosl_runtime::server::{self, Limits, ServiceInfo};
+use neosl_testkit::TempDir;
+use sqlx::AssertSqlSafe;
+
+pub const NETWORK: u32 = 42;
+
+/// A database for one test: a SQLite file or a fresh PostgreSQL database (dropped at the end).
+pub enum TestDb {
+    Sqlite(TempDir),
+    Postgres(String),
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        Self::Sqlite(TempDir::new("neosl-pool").expect("temp dir"))
+    }
+
+    pub async fn postgres() -> Self {
+        let name = neosl_testkit::unique_database_name("neosl_pool");
+        let admin = Database::connect(&neosl_testkit::postgres_admin_url())
+            .await
+            .expect("PostgreSQL must be running on 127.0.0.1:5432 (tools/test starts it)");
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(admin.pool())
+            .await
+            .expect("create database");
+        Self::Postgres(name)
+    }
+
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("pool.db").display()),
+            Self::Postgres(name) => neosl_testkit::postgres_url_for(name),
+        }
+    }
+
+    pub async fn cleanup(self) {
+        if let Self::Postgres(name) = self
+            && let Ok(admin) = Database::connect(&neosl_testkit::postgres_admin_url()).await
+        {
+            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::query(AssertSqlSafe(drop)).execute(admin.pool()).await;
+        }
+    }
+}
+
+pub fn master() -> MasterKey {
+    MasterKey::new(SecretBytes::from_slice(&[0x5a; 32])).expect("32 bytes")
+}
+
+pub fn config(target: u32, max: u32) -> PoolConfig {
+    PoolConfig {
+        target_size: target,
+        max_size: max,
+        fill_batch: 100,
+        ..PoolConfig::default()
+    }
+}
+
+pub async fn pool_on(db: &TestDb, config: PoolConfig, chain: Option<Chain>) -> Arc<AccountPool> {
+    let database = Database::connect(&db.url()).await.expect("connect");
+    let store = PoolStore::open(database).await.expect("migrate");
+    let pool = AccountPool::new(
+        store,
+        master(),
+        config,
+        chain,
+        Some(NETWORK),
+        RuntimeMode::Simulation,
+    )
+    .expect("pool");
+    pool.fill_to_target().await.expect("fill");
+    Arc::new(pool)
+}
+
+/// The pool's HTTP API in this process, called as `caller` (verified, as in-process calls are).
+pub fn client(pool: &Arc<AccountPool>, caller: &str) -> Arc<dyn AccountPoolApi> {
+    let info = Arc::new(ServiceInfo {
+        name: "accountpool".into(),
+        mode: RuntimeMode::Simulation,
+        strict_identity: true,
+        internal: true,
+        public_keys: vec![],
+        readiness: vec![],
+        started: std::time::Instant::now(),
+    });
+    let app = server::router(
+        info,
+        router(pool.clone()),
+        Limits {
+            body_limit_bytes: 4 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        },
+    );
+    Arc::new(AccountPoolClient::new(ServiceTransport::InProcess {
+        router: app,
+        caller: caller.into(),
+    }))
+}
+
+/// Runs `test` against SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite().await;
+                ($body)(&db).await;
+                db.cleanup().await;
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                let db = $crate::common::TestDb::postgres().await;
+                ($body)(&db).await;
+                db.cleanup().await;
+            }
+        }
+    };
+}

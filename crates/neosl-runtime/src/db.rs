@@ -1,0 +1,201 @@
+//! The database every service shares: SQLite (the embedded default, no set-up) or PostgreSQL
+//! (production, Supabase-compatible), chosen by the URL scheme.
+//!
+//! Services use sqlx's `Any` driver with plain types only (TEXT, BIGINT, INTEGER), so one set of
+//! queries serves both backends; where the dialects differ (row locking, DDL) a service asks
+//! [`Database::backend`]. Each service owns an append-only list of migrations per backend,
+//! applied once under a lock (an advisory lock on PostgreSQL, the write lock on SQLite) and
+//! recorded with a checksum in `neosl_schema_migrations`, so an edited migration is refused.
+//!
+//! SQLite runs in WAL mode with one pooled connection: SQLite serializes writers anyway, and one
+//! connection makes every multi-statement transaction atomic without `SQLITE_BUSY` upgrades.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor, Row};
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (embedded).
+    Sqlite,
+    /// PostgreSQL (production).
+    Postgres,
+}
+
+/// A migration: its version (unique within its component) and SQL per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Version, increasing.
+    pub version: i64,
+    /// A short name.
+    pub name: &'static str,
+    /// The SQLite script.
+    pub sqlite: &'static str,
+    /// The PostgreSQL script.
+    pub postgres: &'static str,
+}
+
+/// Database errors.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is not `sqlite://…` or `postgres://…`.
+    #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl,
+    /// An applied migration was changed.
+    #[error(
+        "migration {component}/{version} was changed after it was applied; migrations are append-only"
+    )]
+    MigrationChanged {
+        /// The component.
+        component: String,
+        /// The version.
+        version: i64,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// A connection pool with its backend.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects to `url` (`sqlite://path` creates the file if needed).
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = if path.contains("mode=") {
+                url.to_owned()
+            } else {
+                format!("{url}{sep}mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else {
+            return Err(DbError::UnsupportedUrl);
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(32)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Self { pool, backend })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies `component`'s migrations that are not applied yet.
+    pub async fn migrate(&self, component: &str, migrations: &[Migration]) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        match self.backend {
+            Backend::Postgres => {
+                tx.execute("SELECT pg_advisory_xact_lock(7453829101)")
+                    .await?;
+                tx.execute(
+                    "CREATE TABLE IF NOT EXISTS neosl_schema_migrations (component TEXT NOT NULL, version BIGINT NOT NULL, \
+                     name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))",
+                )
+                .await?;
+                tx.execute("ALTER TABLE neosl_schema_migrations ENABLE ROW LEVEL SECURITY")
+                    .await?;
+            }
+            Backend::Sqlite => {
+                tx.execute(
+                    "CREATE TABLE IF NOT EXISTS neosl_schema_migrations (component TEXT NOT NULL, version BIGINT NOT NULL, \
+                     name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))",
+                )
+                .await?;
+            }
+        }
+        let applied = sqlx::query(
+            "SELECT version, checksum FROM neosl_schema_migrations WHERE component = $1",
+        )
+        .bind(component)
+        .fetch_all(&mut *tx)
+        .await?;
+        let applied: Vec<(i64, String)> = applied
+            .iter()
+            .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<String, _>(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        for m in migrations {
+            let sql = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            let checksum = hex::encode(neosl_crypto::hash::sha256(sql.as_bytes()));
+            match applied.iter().find(|(v, _)| *v == m.version) {
+                Some((_, c)) if *c == checksum => continue,
+                Some(_) => {
+                    return Err(DbError::MigrationChanged {
+                        component: component.to_owned(),
+                        version: m.version,
+                    });
+                }
+                None => {}
+            }
+            tracing::info!(
+                component,
+                version = m.version,
+                name = m.name,
+                "applying migration"
+            );
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO neosl_schema_migrations (component, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(component)
+                .bind(m.version)
+                .bind(m.name)
+                .bind(checksum)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Unix milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
