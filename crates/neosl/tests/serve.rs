@@ -12,6 +12,7 @@ struct Running {
     child: Child,
     urls: HashMap<String, String>,
     stdout: Vec<String>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 /// Starts `neosl serve` with every service on a free port and waits for "ready".
@@ -34,6 +35,21 @@ fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Run
         command.env(k, v);
     }
     let mut child = command.spawn().map_err(|e| e.to_string())?;
+    // Drain stderr (the log) all along: a full pipe would block the server.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().ok_or("stderr")?;
+    let sink = log.clone();
+    let drain = std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Ok(mut l) = sink.lock() {
+                l.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+    });
     let stdout = child.stdout.take().ok_or("stdout")?;
     let mut lines = Vec::new();
     let mut urls = HashMap::new();
@@ -54,14 +70,13 @@ fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Run
                 child,
                 urls,
                 stdout: lines,
+                log,
             });
         }
     }
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        e.read_to_string(&mut err).ok();
-    }
     child.wait().ok();
+    drain.join().ok();
+    let err = log.lock().map(|l| l.clone()).unwrap_or_default();
     Err(format!("exited before ready:\n{}\n{err}", lines.join("\n")))
 }
 
@@ -73,11 +88,9 @@ impl Running {
             .arg(self.child.id().to_string())
             .status()
             .expect("kill");
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            e.read_to_string(&mut err).ok();
-        }
         let status = self.child.wait().expect("wait");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let err = self.log.lock().map(|l| l.clone()).unwrap_or_default();
         assert!(status.success(), "graceful exit, got {status}: {err}");
         err
     }
