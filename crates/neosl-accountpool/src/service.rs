@@ -23,8 +23,15 @@ use num_bigint::BigInt;
 
 use crate::error::Failure;
 use crate::store::{
-    AccountRow, AuditEntry, BalanceRow, NewAccount, PoolStore, ReleaseRefusal, UpdateError,
+    AccountRow, AuditEntry, Authorized, BalanceRow, NewAccount, PoolStore, ReleaseRefusal,
+    SignAttempt, UpdateError,
 };
+
+/// A pending `/sign` waiting for its authorization.
+type SignTicket = (
+    SignAttempt,
+    tokio::sync::oneshot::Sender<Result<bool, Failure>>,
+);
 
 /// Pool behaviour settings.
 #[derive(Debug, Clone)]
@@ -83,6 +90,7 @@ pub struct AccountPool {
     chain: Option<Chain>,
     network: Option<u32>,
     mode: RuntimeMode,
+    sign_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<SignTicket>>,
 }
 
 impl std::fmt::Debug for AccountPool {
@@ -251,6 +259,7 @@ impl AccountPool {
             chain,
             network,
             mode,
+            sign_queue: std::sync::OnceLock::new(),
         })
     }
 
@@ -424,7 +433,9 @@ impl AccountPool {
         Ok(Released { released: outcome })
     }
 
-    /// `/sign`.
+    /// `/sign`. Concurrent calls are authorized (and audited) together in one statement: each
+    /// call waits only for the database round trip already under way, so the cost of the
+    /// lock check and audit write is shared under load and adds nothing when idle.
     pub async fn sign(
         &self,
         caller: &str,
@@ -436,31 +447,86 @@ impl AccountPool {
             return Err(Failure::UnknownAccount(account_id.to_owned()));
         }
         let network = self.network()?;
-        let now = now_millis();
-        let account = self
-            .store
-            .accounts_by_id(&[account_id])
-            .await?
-            .pop()
-            .ok_or_else(|| Failure::UnknownAccount(account_id.to_owned()))?;
-        check_holder(&account, caller, now)?;
-        let (signature, public_key) =
-            sign_with(&self.master, account_id, &sign_data(network, &hash))?;
-        self.store
-            .record_audit(&[AuditEntry {
-                kind: "sign".into(),
-                account_id: account_id.to_owned(),
-                service_id: caller.to_owned(),
-                lock_id: account.lock_id.clone(),
-                hash: hash.to_string(),
-                detail: String::new(),
-                created_at: now,
-            }])
-            .await?;
+        let attempt = SignAttempt {
+            account_id: account_id.to_owned(),
+            service_id: caller.to_owned(),
+            hash: hash.to_string(),
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sign_queue()
+            .send((attempt, reply))
+            .await
+            .map_err(|_| Failure::Internal("the signing queue stopped".into()))?;
+        // Sign while the authorization is under way; the signature leaves only if authorized
+        // (and so audited); otherwise it is dropped here.
+        let signed = sign_with(&self.master, account_id, &sign_data(network, &hash));
+        let authorized = answer
+            .await
+            .map_err(|_| Failure::Internal("the signing queue dropped a request".into()))??;
+        if !authorized {
+            return Err(self.refusal(caller, account_id).await);
+        }
+        let (signature, public_key) = signed?;
         Ok(signed_view(account_id, &signature, &public_key))
     }
 
-    /// `/batch-sign`.
+    fn sign_queue(&self) -> &tokio::sync::mpsc::Sender<SignTicket> {
+        self.sign_queue.get_or_init(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<SignTicket>(4096);
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut batch = vec![first];
+                    while batch.len() < 512 {
+                        match rx.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    let attempts: Vec<SignAttempt> = batch.iter().map(|(a, _)| a.clone()).collect();
+                    match store.authorize_signatures(&attempts, now_millis()).await {
+                        Ok(authorized) => {
+                            let ok: std::collections::HashSet<(String, String, String)> =
+                                authorized
+                                    .into_iter()
+                                    .map(|a: Authorized| (a.account_id, a.service_id, a.hash))
+                                    .collect();
+                            for (attempt, reply) in batch {
+                                let key = (attempt.account_id, attempt.service_id, attempt.hash);
+                                let _ = reply.send(Ok(ok.contains(&key)));
+                            }
+                        }
+                        Err(e) => {
+                            let failure = Failure::internal(e);
+                            for (_, reply) in batch {
+                                let _ = reply.send(Err(failure.clone()));
+                            }
+                        }
+                    }
+                }
+            });
+            tx
+        })
+    }
+
+    /// Why `caller` may not sign with `account_id` (the slow path, after a refusal).
+    async fn refusal(&self, caller: &str, account_id: &str) -> Failure {
+        match self.store.accounts_by_id(&[account_id]).await {
+            Ok(mut rows) => match rows.pop() {
+                None => Failure::UnknownAccount(account_id.to_owned()),
+                Some(account) => check_holder(&account, caller, now_millis())
+                    .err()
+                    .unwrap_or_else(|| {
+                        // Held now, but not when the signature was authorized: report it as expired.
+                        Failure::LockExpired(account_id.to_owned())
+                    }),
+            },
+            Err(e) => Failure::from(e),
+        }
+    }
+
+    /// `/batch-sign`: one statement authorizes and audits every well-formed item, keys are
+    /// derived once per account, and signing runs on all cores.
     pub async fn batch_sign(
         &self,
         caller: &str,
@@ -472,128 +538,104 @@ impl AccountPool {
             )));
         }
         let network = self.network()?;
-        let now = now_millis();
-        let mut ids: Vec<&str> = items
-            .iter()
-            .map(|i| i.account_id.as_str())
-            .filter(|id| is_account_id(id))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let accounts: HashMap<String, AccountRow> = self
-            .store
-            .accounts_by_id(&ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.id.clone(), a))
-            .collect();
-        // Check every item; group the good ones by account so each key is derived once per call.
         let mut results: Vec<Option<BatchResult>> = vec![None; items.len()];
-        let mut work: BTreeMap<String, Vec<(usize, UInt256)>> = BTreeMap::new();
+        let fail = |index: usize, account_id: &str, f: Failure| BatchResult {
+            index,
+            account_id: account_id.to_owned(),
+            signed: None,
+            code: Some(f.code().to_owned()),
+            error: Some(f.to_string()),
+        };
+        let mut candidates: Vec<(usize, UInt256)> = Vec::new();
         for (index, item) in items.iter().enumerate() {
-            let checked = parse_hash(&item.tx_hash).and_then(|hash| {
-                let account = accounts
-                    .get(&item.account_id)
-                    .ok_or_else(|| Failure::UnknownAccount(item.account_id.clone()))?;
-                check_holder(account, caller, now)?;
-                Ok(hash)
-            });
-            match checked {
-                Ok(hash) => work
-                    .entry(item.account_id.clone())
-                    .or_default()
-                    .push((index, hash)),
-                Err(f) => {
-                    results[index] = Some(BatchResult {
+            match parse_hash(&item.tx_hash) {
+                Ok(_) if !is_account_id(&item.account_id) => {
+                    results[index] = Some(fail(
                         index,
-                        account_id: item.account_id.clone(),
-                        signed: None,
-                        code: Some(f.code().to_owned()),
-                        error: Some(f.to_string()),
-                    })
+                        &item.account_id,
+                        Failure::UnknownAccount(item.account_id.clone()),
+                    ))
                 }
+                Ok(hash) => candidates.push((index, hash)),
+                Err(f) => results[index] = Some(fail(index, &item.account_id, f)),
             }
         }
-        let groups: Vec<(String, Vec<(usize, UInt256)>)> = work.into_iter().collect();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(groups.len().max(1));
-        let master = self.master.clone();
-        let signed: Vec<(usize, String, UInt256, Result<Signed, Failure>)> =
-            tokio::task::spawn_blocking(move || {
-                let chunk = groups.len().div_ceil(threads).max(1);
-                std::thread::scope(|s| {
-                    let handles: Vec<_> = groups
-                        .chunks(chunk)
-                        .map(|part| {
-                            let master = &master;
-                            s.spawn(move || {
-                                let mut out = Vec::new();
-                                for (account_id, hashes) in part {
-                                    let key = kdf::derive_pool_account_key(master, account_id)
-                                        .map_err(Failure::internal)
-                                        .and_then(|k| {
-                                            Ok((
-                                                k.signing_key().map_err(Failure::internal)?,
-                                                k.public_key(),
-                                            ))
-                                        });
-                                    for (index, hash) in hashes {
-                                        let result = key.as_ref().map_err(Clone::clone).and_then(
-                                            |(signing, public)| {
-                                                let sig = signing
-                                                    .sign(&sign_data(network, hash))
-                                                    .map_err(Failure::internal)?;
-                                                Ok(signed_view(account_id, &sig, public))
-                                            },
-                                        );
-                                        out.push((*index, account_id.clone(), *hash, result));
-                                    }
-                                }
-                                out
-                            })
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .flat_map(|h| h.join().unwrap_or_default())
-                        .collect()
-                })
+        let attempts: Vec<SignAttempt> = candidates
+            .iter()
+            .map(|(i, h)| SignAttempt {
+                account_id: items[*i].account_id.clone(),
+                service_id: caller.to_owned(),
+                hash: h.to_string(),
             })
-            .await
-            .map_err(Failure::internal)?;
-        let mut audit = Vec::with_capacity(signed.len());
-        for (index, account_id, hash, result) in signed {
-            results[index] = Some(match result {
-                Ok(s) => {
-                    audit.push(AuditEntry {
-                        kind: "sign".into(),
-                        account_id: account_id.clone(),
-                        service_id: caller.to_owned(),
-                        lock_id: accounts.get(&account_id).and_then(|a| a.lock_id.clone()),
-                        hash: hash.to_string(),
-                        detail: String::new(),
-                        created_at: now,
-                    });
-                    BatchResult {
-                        index,
-                        account_id,
-                        signed: Some(s),
-                        code: None,
-                        error: None,
-                    }
-                }
-                Err(f) => BatchResult {
-                    index,
-                    account_id,
-                    signed: None,
-                    code: Some(f.code().to_owned()),
-                    error: Some(f.to_string()),
-                },
-            });
+            .collect();
+        // Sign every well-formed item on all cores while the database authorizes and audits them
+        // in one statement; only authorized (so audited) signatures leave, the rest are dropped.
+        let mut by_account: BTreeMap<String, Vec<(usize, UInt256)>> = BTreeMap::new();
+        for (index, hash) in &candidates {
+            by_account
+                .entry(items[*index].account_id.clone())
+                .or_default()
+                .push((*index, *hash));
         }
-        self.store.record_audit(&audit).await?;
+        let signing = tokio::task::spawn_blocking({
+            let master = self.master.clone();
+            let groups: Vec<(String, Vec<(usize, UInt256)>)> = by_account.into_iter().collect();
+            move || sign_groups(&master, network, &groups)
+        });
+        let authorized: std::collections::HashSet<(String, String)> = if attempts.is_empty() {
+            Default::default()
+        } else {
+            self.store
+                .authorize_signatures(&attempts, now_millis())
+                .await?
+                .into_iter()
+                .map(|a| (a.account_id, a.hash))
+                .collect()
+        };
+        let signed = signing.await.map_err(Failure::internal)?;
+        // Refused items: one lookup to say why.
+        let mut refused: Vec<&str> = candidates
+            .iter()
+            .filter(|(i, h)| !authorized.contains(&(items[*i].account_id.clone(), h.to_string())))
+            .map(|(i, _)| items[*i].account_id.as_str())
+            .collect();
+        refused.sort_unstable();
+        refused.dedup();
+        let rows: HashMap<String, AccountRow> = if refused.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .accounts_by_id(&refused)
+                .await?
+                .into_iter()
+                .map(|a| (a.id.clone(), a))
+                .collect()
+        };
+        let now = now_millis();
+        for (index, account_id, hash, result) in signed {
+            results[index] = Some(
+                if authorized.contains(&(account_id.clone(), hash.to_string())) {
+                    match result {
+                        Ok(s) => BatchResult {
+                            index,
+                            account_id,
+                            signed: Some(s),
+                            code: None,
+                            error: None,
+                        },
+                        Err(f) => fail(index, &account_id, f),
+                    }
+                } else {
+                    let why = match rows.get(&account_id) {
+                        None => Failure::UnknownAccount(account_id.clone()),
+                        Some(a) => check_holder(a, caller, now)
+                            .err()
+                            .unwrap_or_else(|| Failure::LockExpired(account_id.clone())),
+                    };
+                    fail(index, &account_id, why)
+                },
+            );
+        }
         Ok(BatchSigned {
             results: results.into_iter().flatten().collect(),
         })
@@ -911,6 +953,53 @@ impl AccountPool {
             "timestamp": now_millis(),
         })
     }
+}
+
+/// Signs each group's hashes with its account's key (derived once per group), on all cores.
+fn sign_groups(
+    master: &MasterKey,
+    network: u32,
+    groups: &[(String, Vec<(usize, UInt256)>)],
+) -> Vec<(usize, String, UInt256, Result<Signed, Failure>)> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(groups.len().max(1));
+    let chunk = groups.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = groups
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for (account_id, hashes) in part {
+                        let key = kdf::derive_pool_account_key(master, account_id)
+                            .map_err(Failure::internal)
+                            .and_then(|k| {
+                                Ok((k.signing_key().map_err(Failure::internal)?, k.public_key()))
+                            });
+                        for (index, hash) in hashes {
+                            let result =
+                                key.as_ref()
+                                    .map_err(Clone::clone)
+                                    .and_then(|(signing, public)| {
+                                        let sig = signing
+                                            .sign(&sign_data(network, hash))
+                                            .map_err(Failure::internal)?;
+                                        Ok(signed_view(account_id, &sig, public))
+                                    });
+                            out.push((*index, account_id.clone(), *hash, result));
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 fn derive_batch(master: &MasterKey, count: usize) -> Result<Vec<NewAccount>, Failure> {

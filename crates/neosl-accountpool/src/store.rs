@@ -111,6 +111,30 @@ impl BalanceRow {
     }
 }
 
+/// A signature someone asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignAttempt {
+    /// The account.
+    pub account_id: String,
+    /// The calling service.
+    pub service_id: String,
+    /// The transaction hash (display form).
+    pub hash: String,
+}
+
+/// A signature the store authorized (and audited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorized {
+    /// The account.
+    pub account_id: String,
+    /// The service.
+    pub service_id: String,
+    /// The transaction hash (display form).
+    pub hash: String,
+    /// The lock it was signed under.
+    pub lock_id: Option<String>,
+}
+
 /// An audit record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -223,51 +247,98 @@ impl PoolStore {
             .try_get(0)
     }
 
-    /// Inserts accounts with zero GAS and NEO balances, in one transaction.
+    /// Inserts accounts with zero balance rows for `tokens`, in one transaction. Rows travel as
+    /// one JSON parameter per statement (expanded by the database), which is far cheaper than
+    /// thousands of bind parameters.
     pub async fn insert_accounts(
         &self,
         accounts: &[NewAccount],
         tokens: &[(&str, String)],
         now: i64,
     ) -> Result<(), sqlx::Error> {
+        let (insert_accounts, insert_balances) = match self.db.backend() {
+            Backend::Sqlite => (
+                "INSERT INTO pool_accounts (id, address, script_hash, public_key, created_at) \
+                 SELECT json_extract(value, '$.i'), json_extract(value, '$.a'), json_extract(value, '$.h'), json_extract(value, '$.k'), $2 \
+                 FROM json_each($1)",
+                "INSERT INTO pool_account_balances (account_id, token_type, script_hash, tracked, updated_at) \
+                 SELECT json_extract(value, '$.i'), $2, $3, 0, $4 FROM json_each($1)",
+            ),
+            Backend::Postgres => (
+                "INSERT INTO pool_accounts (id, address, script_hash, public_key, created_at) \
+                 SELECT x.i, x.a, x.h, x.k, $2 FROM json_to_recordset($1::json) AS x(i text, a text, h text, k text)",
+                "INSERT INTO pool_account_balances (account_id, token_type, script_hash, tracked, updated_at) \
+                 SELECT x.i, $2, $3, 0, $4 FROM json_to_recordset($1::json) AS x(i text)",
+            ),
+        };
+        let rows: Vec<serde_json::Value> = accounts
+            .iter()
+            .map(|a| serde_json::json!({ "i": a.id, "a": a.address, "h": a.script_hash, "k": a.public_key }))
+            .collect();
+        let rows = serde_json::Value::Array(rows).to_string();
         let mut tx = self.db.pool().begin().await?;
-        for chunk in accounts.chunks(500) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({}, $1)", placeholders(2 + i * 4, 4)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO pool_accounts (id, address, script_hash, public_key, created_at) VALUES {}",
-                values.join(", ")
-            );
-            // Each row is (id, address, script_hash, public_key, created_at = $1).
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(now);
-            for a in chunk {
-                query = query
-                    .bind(a.id.as_str())
-                    .bind(a.address.as_str())
-                    .bind(a.script_hash.as_str())
-                    .bind(a.public_key.as_str());
-            }
-            query.execute(&mut *tx).await?;
-            for (token_type, hash) in tokens {
-                let values: Vec<String> = (0..chunk.len())
-                    .map(|i| format!("(${}, $1, $2, 0, $3)", 4 + i))
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO pool_account_balances (account_id, token_type, script_hash, tracked, updated_at) VALUES {}",
-                    values.join(", ")
-                );
-                let mut query = sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(*token_type)
-                    .bind(hash.as_str())
-                    .bind(now);
-                for a in chunk {
-                    query = query.bind(a.id.as_str());
-                }
-                query.execute(&mut *tx).await?;
-            }
+        sqlx::query(insert_accounts)
+            .bind(rows.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        for (token_type, hash) in tokens {
+            sqlx::query(insert_balances)
+                .bind(rows.as_str())
+                .bind(*token_type)
+                .bind(hash.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await
+    }
+
+    /// For each attempted signature, checks in one statement that the account is held by the
+    /// service under an unexpired lock and, if so, records the signature in the audit log.
+    /// Returns the attempts that passed (`(account_id, hash)` with the lock id): only those may
+    /// be signed. Audit first: no signature leaves the pool without its audit row.
+    pub async fn authorize_signatures(
+        &self,
+        attempts: &[SignAttempt],
+        now: i64,
+    ) -> Result<Vec<Authorized>, sqlx::Error> {
+        let sql = match self.db.backend() {
+            Backend::Sqlite => {
+                "INSERT INTO pool_audit (kind, account_id, service_id, lock_id, hash, detail, created_at) \
+                 SELECT 'sign', a.id, a.locked_by, a.lock_id, json_extract(j.value, '$.h'), '', $2 \
+                 FROM json_each($1) AS j JOIN pool_accounts AS a ON a.id = json_extract(j.value, '$.a') \
+                 WHERE a.locked_by = json_extract(j.value, '$.s') AND a.lock_expires_at > $2 \
+                 RETURNING account_id, service_id, hash, lock_id"
+            }
+            Backend::Postgres => {
+                "INSERT INTO pool_audit (kind, account_id, service_id, lock_id, hash, detail, created_at) \
+                 SELECT 'sign', a.id, a.locked_by, a.lock_id, j.h, '', $2 \
+                 FROM json_to_recordset($1::json) AS j(a text, s text, h text) JOIN pool_accounts AS a ON a.id = j.a \
+                 WHERE a.locked_by = j.s AND a.lock_expires_at > $2 \
+                 RETURNING account_id, service_id, hash, lock_id"
+            }
+        };
+        let rows: Vec<serde_json::Value> = attempts
+            .iter()
+            .map(|a| serde_json::json!({ "a": a.account_id, "s": a.service_id, "h": a.hash }))
+            .collect();
+        let rows = serde_json::Value::Array(rows).to_string();
+        sqlx::query(sql)
+            .bind(rows.as_str())
+            .bind(now)
+            .fetch_all(self.db.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Authorized {
+                    account_id: r.try_get(0)?,
+                    service_id: r.try_get(1)?,
+                    hash: r.try_get(2)?,
+                    lock_id: r.try_get(3)?,
+                })
+            })
+            .collect()
     }
 
     /// Locks up to `count` free active accounts (least recently used first) for `service` under
