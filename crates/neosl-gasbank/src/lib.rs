@@ -265,16 +265,15 @@ impl GasBank {
             .transpose()?)
     }
 
-    async fn post(
-        &self,
-        tx: &mut Transaction<'_, Any>,
-        account_id: &str,
-        kind: &str,
-        amount: i64,
-        balance_after: i64,
-        reference: &str,
-        counterparty: Option<&str>,
-    ) -> Result<LedgerEntry> {
+    async fn post(&self, tx: &mut Transaction<'_, Any>, p: Posting<'_>) -> Result<LedgerEntry> {
+        let Posting {
+            account_id,
+            kind,
+            amount,
+            balance_after,
+            reference,
+            counterparty,
+        } = p;
         let sql = format!(
             "INSERT INTO gasbank_transactions (account_id, type, amount, balance_after, reference_id, counterparty, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ENTRY_COLUMNS}"
@@ -323,12 +322,14 @@ impl GasBank {
         let posted = self
             .post(
                 &mut tx,
-                &account_id,
-                kind,
-                amount,
-                balance + amount,
-                reference,
-                counterparty,
+                Posting {
+                    account_id: &account_id,
+                    kind: kind,
+                    amount: amount,
+                    balance_after: balance + amount,
+                    reference: reference,
+                    counterparty: counterparty,
+                },
             )
             .await?;
         tx.commit().await?;
@@ -544,12 +545,14 @@ impl GasBank {
             Some(amount) if amount > 0 => Some(
                 self.post(
                     &mut tx,
-                    &reservation.account_id,
-                    "service_fee",
-                    -amount,
-                    balance - amount,
-                    reference,
-                    Some(&reservation.service),
+                    Posting {
+                        account_id: &reservation.account_id,
+                        kind: "service_fee",
+                        amount: -amount,
+                        balance_after: balance - amount,
+                        reference: reference,
+                        counterparty: Some(&reservation.service),
+                    },
                 )
                 .await?,
             ),
@@ -626,23 +629,27 @@ impl GasBank {
         let d = self
             .post(
                 &mut tx,
-                &from_id,
-                "sponsor",
-                -amount,
-                balance - amount,
-                reference,
-                Some(&to_id),
+                Posting {
+                    account_id: &from_id,
+                    kind: "sponsor",
+                    amount: -amount,
+                    balance_after: balance - amount,
+                    reference: reference,
+                    counterparty: Some(&to_id),
+                },
             )
             .await?;
         let c = self
             .post(
                 &mut tx,
-                &to_id,
-                "sponsor_credit",
-                amount,
-                to_balance + amount,
-                reference,
-                Some(&from_id),
+                Posting {
+                    account_id: &to_id,
+                    kind: "sponsor_credit",
+                    amount: amount,
+                    balance_after: to_balance + amount,
+                    reference: reference,
+                    counterparty: Some(&from_id),
+                },
             )
             .await?;
         tx.commit().await?;
@@ -680,6 +687,16 @@ impl GasBank {
             .map(|r| r.try_get(0))
             .collect::<std::result::Result<_, _>>()?)
     }
+}
+
+/// One ledger row to write.
+struct Posting<'a> {
+    account_id: &'a str,
+    kind: &'a str,
+    amount: i64,
+    balance_after: i64,
+    reference: &'a str,
+    counterparty: Option<&'a str>,
 }
 
 fn owner_of(account_id: &str) -> Owner {
