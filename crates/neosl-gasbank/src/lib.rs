@@ -324,11 +324,11 @@ impl GasBank {
                 &mut tx,
                 Posting {
                     account_id: &account_id,
-                    kind: kind,
-                    amount: amount,
+                    kind,
+                    amount,
                     balance_after: balance + amount,
-                    reference: reference,
-                    counterparty: counterparty,
+                    reference,
+                    counterparty,
                 },
             )
             .await?;
@@ -550,7 +550,7 @@ impl GasBank {
                         kind: "service_fee",
                         amount: -amount,
                         balance_after: balance - amount,
-                        reference: reference,
+                        reference,
                         counterparty: Some(&reservation.service),
                     },
                 )
@@ -634,7 +634,7 @@ impl GasBank {
                     kind: "sponsor",
                     amount: -amount,
                     balance_after: balance - amount,
-                    reference: reference,
+                    reference,
                     counterparty: Some(&to_id),
                 },
             )
@@ -645,9 +645,9 @@ impl GasBank {
                 Posting {
                     account_id: &to_id,
                     kind: "sponsor_credit",
-                    amount: amount,
+                    amount,
                     balance_after: to_balance + amount,
-                    reference: reference,
+                    reference,
                     counterparty: Some(&from_id),
                 },
             )
