@@ -1,0 +1,679 @@
+//! The gateway's routes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use neosl_crypto::SecretBytes;
+use neosl_gasbank::{FeeSchedule, GasBank, GasBankError, Owner};
+use neosl_neo::{Address, PublicKey, Signature, UInt160};
+use neosl_runtime::db::now_millis;
+use neosl_runtime::error::{ApiJson, ApiQuery, unix_seconds};
+use neosl_runtime::{ApiError, ErrorCode};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::{self, Claims};
+use crate::limit::{Limiter, Rate, RateLimits};
+use crate::store::GatewayStore;
+
+/// Gateway settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Access token lifetime.
+    pub access_ttl: Duration,
+    /// Session (refresh token) lifetime.
+    pub session_ttl: Duration,
+    /// Rate limits.
+    pub limits: RateLimits,
+    /// The fee schedule.
+    pub fees: FeeSchedule,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            session_ttl: Duration::from_secs(30 * 24 * 3600),
+            limits: RateLimits::default(),
+            fees: FeeSchedule::default(),
+        }
+    }
+}
+
+/// The gateway's state.
+pub struct Gateway {
+    store: GatewayStore,
+    bank: GasBank,
+    jwt_key: SecretBytes,
+    config: GatewayConfig,
+    limiter: Limiter,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway over its store and the GasBank, signing tokens with `jwt_key` (≥ 32 bytes).
+    pub fn new(
+        store: GatewayStore,
+        bank: GasBank,
+        jwt_key: SecretBytes,
+        config: GatewayConfig,
+    ) -> Self {
+        Self {
+            store,
+            bank,
+            jwt_key,
+            config,
+            limiter: Limiter::default(),
+        }
+    }
+
+    fn limit(&self, key: &str, rate: Rate) -> Result<(), GwError> {
+        self.limiter
+            .check(key, rate)
+            .map_err(|wait| GwError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))
+    }
+}
+
+/// A gateway error: an [`ApiError`], or a rate limit with its `Retry-After`.
+#[derive(Debug)]
+pub enum GwError {
+    /// Any API error.
+    Api(ApiError),
+    /// Too many requests; retry after this many seconds.
+    RateLimited(u64),
+}
+
+impl From<ApiError> for GwError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+impl From<sqlx::Error> for GwError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Api(ApiError::internal(e))
+    }
+}
+
+impl From<GasBankError> for GwError {
+    fn from(e: GasBankError) -> Self {
+        let (code, detail) = match &e {
+            GasBankError::InvalidAmount => (ErrorCode::InvalidRequest, "invalid_amount"),
+            GasBankError::InvalidReference => (ErrorCode::InvalidRequest, "invalid_reference"),
+            GasBankError::SelfSponsorship => (ErrorCode::InvalidRequest, "self_sponsorship"),
+            GasBankError::InsufficientBalance { .. } => {
+                (ErrorCode::Conflict, "insufficient_balance")
+            }
+            GasBankError::UnknownReservation(_) => (ErrorCode::NotFound, "unknown_reservation"),
+            GasBankError::ReservationSettled { .. } => (ErrorCode::Conflict, "reservation_settled"),
+            GasBankError::ReferenceConflict(_) => (ErrorCode::Conflict, "reference_conflict"),
+            GasBankError::Database(_) => return Self::Api(ApiError::internal(e)),
+        };
+        Self::Api(ApiError::detailed(code, detail, e.to_string()))
+    }
+}
+
+impl IntoResponse for GwError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Api(e) => e.into_response(),
+            Self::RateLimited(secs) => {
+                let mut response = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!("too many requests; retry in {secs} s"),
+                )
+                .into_response();
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                response
+            }
+        }
+    }
+}
+
+/// The success envelope.
+#[derive(Debug)]
+pub struct Envelope<T>(pub StatusCode, pub T);
+
+impl<T: Serialize> IntoResponse for Envelope<T> {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(json!({ "success": true, "data": self.1, "timestamp": unix_seconds() })),
+        )
+            .into_response()
+    }
+}
+
+fn ok<T>(data: T) -> Result<Envelope<T>, GwError> {
+    Ok(Envelope(StatusCode::OK, data))
+}
+
+type Gw = State<Arc<Gateway>>;
+
+/// Who is calling: a user, through a session token or one of their API keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user_id: String,
+    /// The session, when authenticated by an access token.
+    pub session_id: Option<String>,
+    /// The API key, when authenticated by one.
+    pub api_key_id: Option<String>,
+}
+
+impl Principal {
+    fn bucket(&self, class: &str) -> String {
+        match &self.api_key_id {
+            Some(k) => format!("{class}:key:{k}"),
+            None => format!("{class}:user:{}", self.user_id),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<Gateway>> for Principal {
+    type Rejection = GwError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gw: &Arc<Gateway>,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthenticated = |m: &str| {
+            GwError::Api(ApiError::detailed(
+                ErrorCode::Unauthenticated,
+                "invalid_token",
+                m,
+            ))
+        };
+        let now = now_millis();
+        let principal = if let Some(key) = parts.headers.get("x-api-key") {
+            let key = key
+                .to_str()
+                .map_err(|_| unauthenticated("X-API-Key is not text"))?;
+            let (key_id, user_id) = gw
+                .store
+                .api_key_owner(&auth::secret_hash(key), now)
+                .await?
+                .ok_or_else(|| unauthenticated("unknown or revoked API key"))?;
+            Self {
+                user_id,
+                session_id: None,
+                api_key_id: Some(key_id),
+            }
+        } else {
+            let value = parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| {
+                    GwError::Api(ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "an access token or an API key is required",
+                    ))
+                })?;
+            let token = value
+                .strip_prefix("Bearer ")
+                .ok_or_else(|| unauthenticated("use Authorization: Bearer <token>"))?;
+            let claims = auth::verify_jwt(&gw.jwt_key, token, now / 1000)
+                .ok_or_else(|| unauthenticated("invalid or expired token"))?;
+            if !gw.store.session_live(&claims.sid, &claims.sub, now).await? {
+                return Err(unauthenticated("the session has ended"));
+            }
+            Self {
+                user_id: claims.sub,
+                session_id: Some(claims.sid),
+                api_key_id: None,
+            }
+        };
+        gw.limit(&principal.bucket("api"), gw.config.limits.api)?;
+        Ok(principal)
+    }
+}
+
+/// The gateway's routes (the runtime skeleton adds `/health`, `/attestation`, …).
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/api/v1/auth/register", post(register))
+        .route("/api/v1/auth/login", post(login))
+        .route("/api/v1/auth/refresh", post(refresh))
+        .route("/api/v1/auth/logout", post(logout))
+        .route("/api/v1/auth/wallet/nonce", post(wallet_nonce))
+        .route("/api/v1/auth/wallet/login", post(wallet_login))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/api-keys", get(list_keys).post(create_key))
+        .route("/api/v1/api-keys/{id}", delete(revoke_key))
+        .route("/api/v1/gasbank/balance", get(balance))
+        .route("/api/v1/gasbank/transactions", get(transactions))
+        .route("/api/v1/gasbank/pay-contract", post(pay_contract))
+        .route("/api/v1/gasbank/pay-user", post(pay_user))
+        .route("/api/v1/gasbank/fees", get(fees))
+        .with_state(gateway)
+}
+
+#[derive(Serialize)]
+struct Tokens {
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    user_id: String,
+}
+
+async fn issue(gw: &Gateway, user_id: &str) -> Result<Tokens, GwError> {
+    let now = now_millis();
+    let refresh = auth::new_secret("nsr_");
+    let session = gw
+        .store
+        .create_session(
+            user_id,
+            &auth::secret_hash(&refresh),
+            now,
+            now + gw.config.session_ttl.as_millis() as i64,
+        )
+        .await?;
+    Ok(tokens(gw, user_id, &session, refresh.to_string()))
+}
+
+fn tokens(gw: &Gateway, user_id: &str, session: &str, refresh: String) -> Tokens {
+    let now = unix_seconds() as i64;
+    let claims = Claims {
+        sub: user_id.to_owned(),
+        sid: session.to_owned(),
+        iat: now,
+        exp: now + gw.config.access_ttl.as_secs() as i64,
+        iss: "neosl".into(),
+    };
+    Tokens {
+        access_token: auth::sign_jwt(&gw.jwt_key, &claims),
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: gw.config.access_ttl.as_secs(),
+        user_id: user_id.to_owned(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    email: String,
+    password: String,
+}
+
+fn normalise_email(email: &str) -> Result<String, GwError> {
+    let email = email.trim().to_ascii_lowercase();
+    let valid = email.len() <= 254
+        && email.split_once('@').is_some_and(|(l, d)| {
+            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "invalid_email",
+            "not a valid e-mail address",
+        )
+        .into())
+    }
+}
+
+async fn register(
+    State(gw): Gw,
+    ApiJson(c): ApiJson<Credentials>,
+) -> Result<Envelope<Tokens>, GwError> {
+    let email = normalise_email(&c.email)?;
+    gw.limit(&format!("auth:{email}"), gw.config.limits.auth)?;
+    if c.password.chars().count() < 12 || c.password.len() > 256 {
+        return Err(ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "weak_password",
+            "passwords are 12 to 256 characters",
+        )
+        .into());
+    }
+    let password = c.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("password hashing failed"))?;
+    let user = gw
+        .store
+        .create_password_user(&email, &hash, now_millis())
+        .await?
+        .ok_or_else(|| {
+            ApiError::detailed(
+                ErrorCode::Conflict,
+                "email_taken",
+                "this e-mail is already registered",
+            )
+        })?;
+    Ok(Envelope(StatusCode::CREATED, issue(&gw, &user.id).await?))
+}
+
+async fn login(
+    State(gw): Gw,
+    ApiJson(c): ApiJson<Credentials>,
+) -> Result<Envelope<Tokens>, GwError> {
+    let email = normalise_email(&c.email)?;
+    gw.limit(&format!("auth:{email}"), gw.config.limits.auth)?;
+    let found = gw.store.user_by_email(&email).await?;
+    let stored = found
+        .as_ref()
+        .map(|(_, h)| h.clone())
+        .unwrap_or_else(|| auth::dummy_password_hash().to_owned());
+    let password = c.password.clone();
+    let valid = tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored))
+        .await
+        .map_err(ApiError::internal)?;
+    match found {
+        Some((user, _)) if valid => ok(issue(&gw, &user.id).await?),
+        _ => Err(ApiError::detailed(
+            ErrorCode::Unauthenticated,
+            "invalid_credentials",
+            "wrong e-mail or password",
+        )
+        .into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(gw): Gw,
+    ApiJson(r): ApiJson<RefreshRequest>,
+) -> Result<Envelope<Tokens>, GwError> {
+    gw.limit(
+        &format!(
+            "auth:refresh:{}",
+            &auth::secret_hash(&r.refresh_token)[..16]
+        ),
+        gw.config.limits.auth,
+    )?;
+    let new = auth::new_secret("nsr_");
+    let (session, user) = gw
+        .store
+        .rotate_refresh(
+            &auth::secret_hash(&r.refresh_token),
+            &auth::secret_hash(&new),
+            now_millis(),
+        )
+        .await?
+        .ok_or_else(|| {
+            ApiError::detailed(
+                ErrorCode::Unauthenticated,
+                "invalid_token",
+                "unknown, used or revoked refresh token",
+            )
+        })?;
+    ok(tokens(&gw, &user, &session, new.to_string()))
+}
+
+async fn logout(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
+    let session = p.session_id.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "log out with the session's access token, not an API key",
+        )
+    })?;
+    gw.store.revoke_session(&session, now_millis()).await?;
+    ok(json!({ "logged_out": true }))
+}
+
+#[derive(Deserialize)]
+struct NonceRequest {
+    address: String,
+}
+
+async fn wallet_nonce(
+    State(gw): Gw,
+    ApiJson(r): ApiJson<NonceRequest>,
+) -> Result<Envelope<Value>, GwError> {
+    let address = Address::parse(&r.address)
+        .map_err(|e| {
+            ApiError::detailed(ErrorCode::InvalidRequest, "invalid_address", e.to_string())
+        })?
+        .to_string();
+    gw.limit(&format!("auth:{address}"), gw.config.limits.auth)?;
+    let nonce = hex::encode(neosl_crypto::random_array::<16>());
+    let expires_at = now_millis() + 5 * 60 * 1000;
+    gw.store.create_nonce(&nonce, &address, expires_at).await?;
+    ok(
+        json!({ "nonce": nonce, "message": auth::wallet_message(&address, &nonce), "expires_at": expires_at }),
+    )
+}
+
+#[derive(Deserialize)]
+struct WalletLogin {
+    address: String,
+    public_key: String,
+    signature: String,
+    nonce: String,
+}
+
+async fn wallet_login(
+    State(gw): Gw,
+    ApiJson(r): ApiJson<WalletLogin>,
+) -> Result<Envelope<Tokens>, GwError> {
+    let bad = |m: &str| {
+        GwError::Api(ApiError::detailed(
+            ErrorCode::Unauthenticated,
+            "invalid_signature",
+            m,
+        ))
+    };
+    let address = Address::parse(&r.address).map_err(|e| {
+        ApiError::detailed(ErrorCode::InvalidRequest, "invalid_address", e.to_string())
+    })?;
+    gw.limit(&format!("auth:{address}"), gw.config.limits.auth)?;
+    let key_bytes = hex::decode(&r.public_key).map_err(|_| bad("public_key is not hex"))?;
+    let key =
+        PublicKey::from_slice(&key_bytes).map_err(|_| bad("public_key is not a P-256 point"))?;
+    if Address::from_public_key(&key) != address {
+        return Err(bad("the public key does not belong to the address"));
+    }
+    let sig_bytes = hex::decode(&r.signature).map_err(|_| bad("signature is not hex"))?;
+    let signature =
+        Signature::from_slice(&sig_bytes).map_err(|_| bad("signature is not 64 bytes r‖s"))?;
+    let message = auth::wallet_message(&address.to_string(), &r.nonce);
+    if !key.verify(message.as_bytes(), &signature) {
+        return Err(bad("the signature does not verify"));
+    }
+    if !gw
+        .store
+        .use_nonce(&r.nonce, &address.to_string(), now_millis())
+        .await?
+    {
+        return Err(ApiError::detailed(
+            ErrorCode::Unauthenticated,
+            "invalid_nonce",
+            "unknown, used or expired nonce",
+        )
+        .into());
+    }
+    let user = gw
+        .store
+        .user_for_address(&address.to_string(), now_millis())
+        .await?;
+    ok(issue(&gw, &user.id).await?)
+}
+
+async fn me(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
+    let user = gw
+        .store
+        .user_by_id(&p.user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such user"))?;
+    ok(
+        json!({ "user": user, "authenticated_by": if p.api_key_id.is_some() { "api_key" } else { "session" } }),
+    )
+}
+
+#[derive(Deserialize)]
+struct NewKey {
+    name: String,
+}
+
+async fn create_key(
+    State(gw): Gw,
+    p: Principal,
+    ApiJson(k): ApiJson<NewKey>,
+) -> Result<Envelope<Value>, GwError> {
+    let name = k.name.trim();
+    if name.is_empty() || name.len() > 64 {
+        return Err(ApiError::invalid("name is 1 to 64 characters").into());
+    }
+    let key = auth::new_secret("nsk_");
+    let info = gw
+        .store
+        .create_api_key(
+            &p.user_id,
+            name,
+            &auth::secret_hash(&key),
+            &key[..12],
+            now_millis(),
+        )
+        .await?;
+    Ok(Envelope(
+        StatusCode::CREATED,
+        json!({ "key": key.as_str(), "info": info, "note": "the key is shown once; store it now" }),
+    ))
+}
+
+async fn list_keys(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
+    ok(json!({ "keys": gw.store.api_keys(&p.user_id).await? }))
+}
+
+async fn revoke_key(
+    State(gw): Gw,
+    p: Principal,
+    Path(id): Path<String>,
+) -> Result<Envelope<Value>, GwError> {
+    if !gw
+        .store
+        .revoke_api_key(&p.user_id, &id, now_millis())
+        .await?
+    {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such API key").into());
+    }
+    ok(json!({ "revoked": id }))
+}
+
+async fn balance(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
+    ok(json!(gw.bank.account(&Owner::User(p.user_id)).await?))
+}
+
+#[derive(Deserialize)]
+struct Limit {
+    limit: Option<i64>,
+}
+
+async fn transactions(
+    State(gw): Gw,
+    p: Principal,
+    ApiQuery(q): ApiQuery<Limit>,
+) -> Result<Envelope<Value>, GwError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit is 1 to 1000").into());
+    }
+    ok(json!({ "transactions": gw.bank.transactions(&Owner::User(p.user_id), limit).await? }))
+}
+
+/// An amount in 10⁻⁸ GAS, as a decimal string or an integer.
+#[derive(Debug)]
+struct Units(i64);
+
+impl<'de> Deserialize<'de> for Units {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let n = match &v {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse().ok()
+            }
+            _ => None,
+        };
+        n.filter(|n| *n > 0)
+            .map(Units)
+            .ok_or_else(|| serde::de::Error::custom("amount is a positive integer in 10^-8 GAS"))
+    }
+}
+
+#[derive(Deserialize)]
+struct PayContract {
+    contract: String,
+    amount: Units,
+    reference: String,
+}
+
+async fn pay_contract(
+    State(gw): Gw,
+    p: Principal,
+    ApiJson(r): ApiJson<PayContract>,
+) -> Result<Envelope<Value>, GwError> {
+    gw.limit(&p.bucket("money"), gw.config.limits.money)?;
+    let contract = UInt160::parse_display(&r.contract).map_err(|e| {
+        ApiError::detailed(ErrorCode::InvalidRequest, "invalid_contract", e.to_string())
+    })?;
+    let reference = format!("{}:{}", p.user_id, r.reference);
+    let (debit, credit) = gw
+        .bank
+        .sponsor(
+            &Owner::User(p.user_id),
+            &Owner::Contract(contract.to_string()),
+            r.amount.0,
+            &reference,
+        )
+        .await?;
+    ok(json!({ "debit": debit, "credit": credit }))
+}
+
+#[derive(Deserialize)]
+struct PayUser {
+    user_id: String,
+    amount: Units,
+    reference: String,
+}
+
+async fn pay_user(
+    State(gw): Gw,
+    p: Principal,
+    ApiJson(r): ApiJson<PayUser>,
+) -> Result<Envelope<Value>, GwError> {
+    gw.limit(&p.bucket("money"), gw.config.limits.money)?;
+    if gw.store.user_by_id(&r.user_id).await?.is_none() {
+        return Err(ApiError::detailed(ErrorCode::NotFound, "unknown_user", "no such user").into());
+    }
+    let reference = format!("{}:{}", p.user_id, r.reference);
+    let (debit, credit) = gw
+        .bank
+        .sponsor(
+            &Owner::User(p.user_id),
+            &Owner::User(r.user_id),
+            r.amount.0,
+            &reference,
+        )
+        .await?;
+    ok(json!({ "debit": debit, "credit": credit }))
+}
+
+async fn fees(State(gw): Gw) -> Result<Envelope<Value>, GwError> {
+    ok(json!({ "unit": "1e-8 GAS", "schedule": gw.config.fees }))
+}

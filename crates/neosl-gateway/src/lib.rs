@@ -1,0 +1,16 @@
+//! The public gateway: users (password and Neo wallet login), sessions, JWT access tokens,
+//! API keys, per-principal rate limits, and the GasBank API, all behind the response envelope
+//! `{"success": true, "data": …, "timestamp": …}` (errors: `{"success": false, "error", "code",
+//! "timestamp"}`).
+//!
+//! - [`auth`]: password hashing (Argon2id), HS256 tokens, bearer secrets, the wallet message.
+//! - [`store`]: users, sessions, API keys, wallet nonces.
+//! - [`limit`]: token buckets.
+//! - [`http`]: the routes and the [`http::Principal`] extractor.
+
+pub mod auth;
+pub mod http;
+pub mod limit;
+pub mod store;
+
+pub use http::{Gateway, GatewayConfig, router};
