@@ -61,13 +61,22 @@ pub const VRF_PRIVATE_KEY: SecretSpec = SecretSpec {
     group: None,
 };
 
+/// The key that signs the gateway's access tokens (HS256).
+pub const JWT_SIGNING_KEY: SecretSpec = SecretSpec {
+    name: "JWT_SIGNING_KEY",
+    description: "gateway access-token signing key (HMAC-SHA256, at least 32 bytes)",
+    min_len: 32,
+    exact_len: None,
+    group: None,
+};
+
 /// Every service, in start-up order.
 pub const SERVICES: &[ServiceDef] = &[
     ServiceDef {
         name: "gateway",
         default_listen: "127.0.0.1:8080",
         internal: false,
-        secrets: &[],
+        secrets: &[JWT_SIGNING_KEY],
     },
     ServiceDef {
         name: "accountpool",
@@ -157,6 +166,29 @@ pub async fn start(
             Ok(Started {
                 api: neosl_accountpool::http::router(pool),
                 tasks: vec![jobs],
+            })
+        }
+        "gateway" => {
+            let db = Database::connect(&settings.database_url())
+                .await
+                .context("opening the database")?;
+            let store = neosl_gateway::store::GatewayStore::open(db.clone())
+                .await
+                .context("migrating the gateway tables")?;
+            let bank = neosl_gasbank::GasBank::open(db)
+                .await
+                .context("migrating the GasBank tables")?;
+            let key =
+                secrets.use_secret(JWT_SIGNING_KEY.name, neosl_crypto::SecretBytes::from_slice)?;
+            let gateway = neosl_gateway::Gateway::new(
+                store,
+                bank,
+                key,
+                neosl_gateway::GatewayConfig::default(),
+            );
+            Ok(Started {
+                api: neosl_gateway::router(Arc::new(gateway)),
+                tasks: vec![],
             })
         }
         _ => Ok(Started {

@@ -29,6 +29,7 @@ fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Run
         .env_remove("POOL_MASTER_KEY")
         .env_remove("COORD_MASTER_SEED")
         .env_remove("VRF_PRIVATE_KEY")
+        .env_remove("JWT_SIGNING_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -130,6 +131,25 @@ fn serve_starts_every_service_with_no_setup() {
     }
     let (_, info) = get(&format!("{}/info", running.urls["accountpool"]));
     assert_eq!(info["internal"], true);
+    // The gateway's public API is up: a new user can register and sees the envelope.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, body) = rt.block_on(async {
+        let response = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/register", running.urls["gateway"]))
+            .json(&serde_json::json!({"email": "new@example.org", "password": "a long enough password"}))
+            .send()
+            .await
+            .expect("reachable");
+        (response.status().as_u16(), response.json::<Value>().await.expect("json"))
+    });
+    assert_eq!(
+        (status, body["success"].as_bool()),
+        (201, Some(true)),
+        "{body}"
+    );
     let log = running.stop();
     assert!(
         log.contains("DEVELOPMENT SECRETS"),
@@ -146,6 +166,7 @@ fn serve_starts_every_service_with_no_setup() {
 /// Fixed injected secrets and the keys they must give, in every build, forever.
 const POOL_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const VRF_KEY_HEX: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+const JWT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
 
 fn published(running: &Running, service: &str) -> Vec<Value> {
@@ -162,6 +183,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
     let env = [
         ("POOL_MASTER_KEY", POOL_KEY_HEX),
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
+        ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -180,6 +202,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
     let env2 = [
         ("POOL_MASTER_KEY", b64.as_str()),
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
+        ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &[], &env2).expect("starts");
@@ -203,6 +226,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         VRF_KEY_HEX,
         &VRF_KEY_HEX.to_uppercase(),
         &vrf_b64,
+        JWT_KEY_HEX,
     ] {
         assert!(!all.contains(needle), "a secret leaked into the output");
     }
@@ -222,6 +246,7 @@ fn enclave_mode_refuses_to_start_without_injection() {
     let env = [
         ("POOL_MASTER_KEY", POOL_KEY_HEX),
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
+        ("JWT_SIGNING_KEY", JWT_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()
