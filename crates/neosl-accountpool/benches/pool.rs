@@ -15,7 +15,6 @@ use neosl_runtime::RuntimeMode;
 use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
 use serde_json::{Value, json};
-use sqlx::AssertSqlSafe;
 use tokio::sync::watch;
 
 fn master() -> MasterKey {
@@ -27,44 +26,6 @@ fn config(target: u32) -> PoolConfig {
         target_size: target,
         max_size: target.max(100_000),
         ..PoolConfig::default()
-    }
-}
-
-async fn postgres_db() -> (String, String) {
-    let admin_url = std::env::var("NEOSL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("neosl_bench_{}", std::process::id());
-    let admin = Database::connect(&admin_url)
-        .await
-        .expect("PostgreSQL on 127.0.0.1:5432");
-    let _ = sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await;
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .expect("create");
-    let url = format!(
-        "{}/{name}",
-        admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url)
-    );
-    (url, name)
-}
-
-async fn drop_postgres(name: &str) {
-    let admin_url = std::env::var("NEOSL_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if let Ok(admin) = Database::connect(&admin_url).await {
-        let _ = sqlx::query(AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-        )))
-        .execute(admin.pool())
-        .await;
     }
 }
 
@@ -88,15 +49,12 @@ async fn pool(url: &str, target: u32) -> (Arc<AccountPool>, Duration) {
 
 /// Serves the pool on a loopback port (plain HTTP, development identity by header).
 async fn serve(pool: Arc<AccountPool>) -> (String, watch::Sender<bool>) {
-    let info = Arc::new(ServiceInfo {
-        name: "accountpool".into(),
-        mode: RuntimeMode::Simulation,
-        strict_identity: false,
-        internal: true,
-        public_keys: vec![],
-        readiness: vec![],
-        started: Instant::now(),
-    });
+    let info = Arc::new(ServiceInfo::new(
+        "accountpool",
+        RuntimeMode::Simulation,
+        false,
+        true,
+    ));
     let app = server::router(
         info,
         router(pool),
@@ -189,8 +147,10 @@ async fn main() {
     std::fs::create_dir_all(&dir).expect("dir");
     let sqlite_url = format!("sqlite://{}", dir.join("bench.db").display());
     let (sqlite_pool, sqlite_fill) = pool(&sqlite_url, 10_000).await;
-    let (pg_url, pg_name) = postgres_db().await;
-    let (pg_pool, pg_fill) = pool(&pg_url, 10_000).await;
+    let pg = neosl_testkit::TestPostgres::create("neosl_bench")
+        .await
+        .expect("PostgreSQL on 127.0.0.1:5432");
+    let (pg_pool, pg_fill) = pool(&pg.url, 10_000).await;
     println!(
         "fill 10,000 accounts       SQLite {:>6.2} s   PostgreSQL {:>6.2} s",
         sqlite_fill.as_secs_f64(),
@@ -474,6 +434,7 @@ async fn main() {
         before,
         info["active"]
     );
-    drop_postgres(&pg_name).await;
+    drop(pg_pool);
+    pg.drop().await;
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,11 +6,10 @@ use std::sync::Arc;
 use neosl_gasbank::{GasBank, GasBankError, Owner};
 use neosl_runtime::db::Database;
 use neosl_testkit::TempDir;
-use sqlx::AssertSqlSafe;
 
 enum Db {
     Sqlite(TempDir),
-    Postgres(String),
+    Postgres(neosl_testkit::TestPostgres),
 }
 
 impl Db {
@@ -18,20 +17,16 @@ impl Db {
         Self::Sqlite(TempDir::new("neosl-gasbank").expect("temp dir"))
     }
     async fn postgres() -> Self {
-        let name = neosl_testkit::unique_database_name("neosl_gasbank");
-        let admin = Database::connect(&neosl_testkit::postgres_admin_url())
-            .await
-            .expect("PostgreSQL on 127.0.0.1:5432");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(admin.pool())
-            .await
-            .expect("create");
-        Self::Postgres(name)
+        Self::Postgres(
+            neosl_testkit::TestPostgres::create("neosl_gasbank")
+                .await
+                .expect("test database"),
+        )
     }
     fn url(&self) -> String {
         match self {
             Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("bank.db").display()),
-            Self::Postgres(name) => neosl_testkit::postgres_url_for(name),
+            Self::Postgres(db) => db.url.clone(),
         }
     }
     async fn bank(&self) -> GasBank {
@@ -40,14 +35,8 @@ impl Db {
             .expect("migrate")
     }
     async fn cleanup(self) {
-        if let Self::Postgres(name) = self
-            && let Ok(admin) = Database::connect(&neosl_testkit::postgres_admin_url()).await
-        {
-            let _ = sqlx::query(AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-            )))
-            .execute(admin.pool())
-            .await;
+        if let Self::Postgres(db) = self {
+            db.drop().await;
         }
     }
 }

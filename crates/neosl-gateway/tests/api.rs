@@ -2,7 +2,7 @@
 //! limits and the GasBank endpoints.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -44,15 +44,12 @@ async fn api(limits: RateLimits) -> Api {
         SecretBytes::from_slice(&[9; 32]),
         config,
     ));
-    let info = Arc::new(ServiceInfo {
-        name: "gateway".into(),
-        mode: RuntimeMode::Simulation,
-        strict_identity: false,
-        internal: false,
-        public_keys: vec![],
-        readiness: vec![],
-        started: Instant::now(),
-    });
+    let info = Arc::new(ServiceInfo::new(
+        "gateway",
+        RuntimeMode::Simulation,
+        false,
+        false,
+    ));
     let app = server::router(info, neosl_gateway::router(gateway), Limits::default());
     Api {
         app,

@@ -64,6 +64,26 @@ pub struct ServiceInfo {
     pub started: Instant,
 }
 
+impl ServiceInfo {
+    /// A service with no published keys and no readiness checks, started now.
+    pub fn new(
+        name: impl Into<String>,
+        mode: RuntimeMode,
+        strict_identity: bool,
+        internal: bool,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            mode,
+            strict_identity,
+            internal,
+            public_keys: vec![],
+            readiness: vec![],
+            started: Instant::now(),
+        }
+    }
+}
+
 /// Limits of the skeleton.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

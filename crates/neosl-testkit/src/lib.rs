@@ -226,3 +226,40 @@ pub fn postgres_url_for(name: &str) -> String {
         None => format!("{admin}/{name}"),
     }
 }
+
+/// A fresh PostgreSQL database on the test server, for one test (drop it with [`Self::drop`]).
+#[derive(Debug)]
+pub struct TestPostgres {
+    /// The database name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl TestPostgres {
+    /// Creates a uniquely named database. PostgreSQL must run (`tools/test` starts it).
+    pub async fn create(prefix: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let name = unique_database_name(prefix);
+        let admin = sqlx::AnyPool::connect(&postgres_admin_url())
+            .await
+            .context("PostgreSQL must be running on 127.0.0.1:5432 (tools/test starts it)")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(Self {
+            url: postgres_url_for(&name),
+            name,
+        })
+    }
+
+    /// Drops the database (closing its connections).
+    pub async fn drop(self) {
+        if let Ok(admin) = sqlx::AnyPool::connect(&postgres_admin_url()).await {
+            let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+            admin.close().await;
+        }
+    }
+}

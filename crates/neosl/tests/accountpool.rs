@@ -8,7 +8,6 @@ use std::process::{Child, Command, Stdio};
 
 use neosl_testkit::TempDir;
 use serde_json::{Value, json};
-use sqlx::AssertSqlSafe;
 
 struct Process {
     child: Child,
@@ -101,15 +100,10 @@ async fn post(client: &reqwest::Client, url: &str, service: &str, body: Value) -
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_on_one_postgres_never_double_allocate() {
-    let name = neosl_testkit::unique_database_name("neosl_serve");
-    let admin = neosl_runtime::db::Database::connect(&neosl_testkit::postgres_admin_url())
+    let database = neosl_testkit::TestPostgres::create("neosl_serve")
         .await
-        .expect("PostgreSQL runs");
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(admin.pool())
-        .await
-        .expect("create");
-    let url = neosl_testkit::postgres_url_for(&name);
+        .expect("test database");
+    let url = database.url.clone();
     let dir = TempDir::new("neosl-2proc").expect("temp dir");
     let env = [
         ("NEOSL_DATABASE_URL", url.clone()),
@@ -181,11 +175,7 @@ async fn two_processes_on_one_postgres_never_double_allocate() {
     assert_eq!(info["locked"], 0);
     first.stop();
     second.stop();
-    let _ = sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(admin.pool())
-    .await;
+    database.drop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -11,14 +11,13 @@ use neosl_runtime::client::ServiceTransport;
 use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
 use neosl_testkit::TempDir;
-use sqlx::AssertSqlSafe;
 
 pub const NETWORK: u32 = 42;
 
 /// A database for one test: a SQLite file or a fresh PostgreSQL database (dropped at the end).
 pub enum TestDb {
     Sqlite(TempDir),
-    Postgres(String),
+    Postgres(neosl_testkit::TestPostgres),
 }
 
 impl TestDb {
@@ -27,30 +26,23 @@ impl TestDb {
     }
 
     pub async fn postgres() -> Self {
-        let name = neosl_testkit::unique_database_name("neosl_pool");
-        let admin = Database::connect(&neosl_testkit::postgres_admin_url())
-            .await
-            .expect("PostgreSQL must be running on 127.0.0.1:5432 (tools/test starts it)");
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(admin.pool())
-            .await
-            .expect("create database");
-        Self::Postgres(name)
+        Self::Postgres(
+            neosl_testkit::TestPostgres::create("neosl_pool")
+                .await
+                .expect("test database"),
+        )
     }
 
     pub fn url(&self) -> String {
         match self {
             Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("pool.db").display()),
-            Self::Postgres(name) => neosl_testkit::postgres_url_for(name),
+            Self::Postgres(db) => db.url.clone(),
         }
     }
 
     pub async fn cleanup(self) {
-        if let Self::Postgres(name) = self
-            && let Ok(admin) = Database::connect(&neosl_testkit::postgres_admin_url()).await
-        {
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            let _ = sqlx::query(AssertSqlSafe(drop)).execute(admin.pool()).await;
+        if let Self::Postgres(db) = self {
+            db.drop().await;
         }
     }
 }
@@ -86,15 +78,12 @@ pub async fn pool_on(db: &TestDb, config: PoolConfig, chain: Option<Chain>) -> A
 
 /// The pool's HTTP API in this process, called as `caller` (verified, as in-process calls are).
 pub fn client(pool: &Arc<AccountPool>, caller: &str) -> Arc<dyn AccountPoolApi> {
-    let info = Arc::new(ServiceInfo {
-        name: "accountpool".into(),
-        mode: RuntimeMode::Simulation,
-        strict_identity: true,
-        internal: true,
-        public_keys: vec![],
-        readiness: vec![],
-        started: std::time::Instant::now(),
-    });
+    let info = Arc::new(ServiceInfo::new(
+        "accountpool",
+        RuntimeMode::Simulation,
+        true,
+        true,
+    ));
     let app = server::router(
         info,
         router(pool.clone()),

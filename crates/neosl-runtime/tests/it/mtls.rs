@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -23,15 +23,12 @@ struct Server {
 }
 
 async fn start(material: &TlsMaterial) -> Server {
-    let info = Arc::new(ServiceInfo {
-        name: "accountpool".into(),
-        mode: RuntimeMode::Simulation,
-        strict_identity: true,
-        internal: true,
-        public_keys: vec![],
-        readiness: vec![],
-        started: Instant::now(),
-    });
+    let info = Arc::new(ServiceInfo::new(
+        "accountpool",
+        RuntimeMode::Simulation,
+        true,
+        true,
+    ));
     let app = server::router(
         info,
         Router::new().route("/whoami", get(whoami)),
@@ -247,15 +244,12 @@ async fn one_client_code_path_in_process_and_over_mutual_tls() {
         caller: "mixer".into(),
     };
 
-    let info = Arc::new(ServiceInfo {
-        name: "accountpool".into(),
-        mode: RuntimeMode::Simulation,
-        strict_identity: true,
-        internal: true,
-        public_keys: vec![],
-        readiness: vec![],
-        started: Instant::now(),
-    });
+    let info = Arc::new(ServiceInfo::new(
+        "accountpool",
+        RuntimeMode::Simulation,
+        true,
+        true,
+    ));
     let local = ServiceTransport::InProcess {
         router: server::router(
             info,

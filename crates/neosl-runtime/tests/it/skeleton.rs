@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,15 +20,12 @@ struct Echo {
 }
 
 fn app(strict: bool) -> Router {
-    let info = Arc::new(ServiceInfo {
-        name: "vrf".into(),
-        mode: RuntimeMode::Simulation,
-        strict_identity: strict,
-        internal: false,
-        public_keys: vec![],
-        readiness: vec![],
-        started: Instant::now(),
-    });
+    let info = Arc::new(ServiceInfo::new(
+        "vrf",
+        RuntimeMode::Simulation,
+        strict,
+        false,
+    ));
     let api = Router::new()
         .route(
             "/echo",
