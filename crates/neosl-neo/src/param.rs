@@ -76,12 +76,7 @@ impl ContractParameter {
             Self::Hash256(h) => Value::String(h.to_string()),
             Self::PublicKey(k) => Value::String(k.to_string()),
             Self::Array(items) => Value::Array(items.iter().map(Self::to_json).collect()),
-            Self::Map(entries) => Value::Array(
-                entries
-                    .iter()
-                    .map(|(k, v)| json!({ "key": k.to_json(), "value": v.to_json() }))
-                    .collect(),
-            ),
+            Self::Map(entries) => map_to_json(entries, Self::to_json),
         };
         json!({ "type": self.type_name(), "value": value })
     }
@@ -150,25 +145,16 @@ impl ContractParameter {
                     .map(|item| Self::from_json_at(item, depth + 1))
                     .collect::<Result<_>>()?,
             ),
-            "Map" => Self::Map(
-                v.as_array()
-                    .ok_or_else(|| NeoError::invalid(WHAT, "Map value must be an array"))?
+            "Map" => {
+                let entries = map_from_json(v, WHAT, |item| Self::from_json_at(item, depth + 1))?;
+                if entries
                     .iter()
-                    .map(|entry| {
-                        let key = entry
-                            .get("key")
-                            .ok_or_else(|| NeoError::invalid(WHAT, "Map entry without key"))?;
-                        let val = entry
-                            .get("value")
-                            .ok_or_else(|| NeoError::invalid(WHAT, "Map entry without value"))?;
-                        let key = Self::from_json_at(key, depth + 1)?;
-                        if matches!(key, Self::Array(_) | Self::Map(_) | Self::Any) {
-                            return Err(NeoError::invalid(WHAT, "Map keys must be primitive"));
-                        }
-                        Ok((key, Self::from_json_at(val, depth + 1)?))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
+                    .any(|(k, _)| matches!(k, Self::Array(_) | Self::Map(_) | Self::Any))
+                {
+                    return Err(NeoError::invalid(WHAT, "Map keys must be primitive"));
+                }
+                Self::Map(entries)
+            }
             other => return Err(NeoError::invalid(WHAT, format!("unknown type {other:?}"))),
         })
     }
@@ -294,12 +280,7 @@ impl StackItem {
             Self::Array(items) | Self::Struct(items) => {
                 Some(Value::Array(items.iter().map(Self::to_json).collect()))
             }
-            Self::Map(entries) => Some(Value::Array(
-                entries
-                    .iter()
-                    .map(|(k, v)| json!({ "key": k.to_json(), "value": v.to_json() }))
-                    .collect(),
-            )),
+            Self::Map(entries) => Some(map_to_json(entries, Self::to_json)),
             Self::InteropInterface { interface, id } => {
                 if let Some(interface) = interface {
                     obj.insert("interface".into(), Value::String(interface.clone()));
@@ -364,24 +345,9 @@ impl StackItem {
             "Buffer" => Self::Buffer(decode_base64(text()?)?),
             "Array" => Self::Array(items()?),
             "Struct" => Self::Struct(items()?),
-            "Map" => Self::Map(
-                v.as_array()
-                    .ok_or_else(|| NeoError::invalid(WHAT, "Map value must be an array"))?
-                    .iter()
-                    .map(|entry| {
-                        let key = entry
-                            .get("key")
-                            .ok_or_else(|| NeoError::invalid(WHAT, "Map entry without key"))?;
-                        let val = entry
-                            .get("value")
-                            .ok_or_else(|| NeoError::invalid(WHAT, "Map entry without value"))?;
-                        Ok((
-                            Self::from_json_at(key, depth + 1)?,
-                            Self::from_json_at(val, depth + 1)?,
-                        ))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
+            "Map" => Self::Map(map_from_json(v, WHAT, |item| {
+                Self::from_json_at(item, depth + 1)
+            })?),
             "InteropInterface" => Self::InteropInterface {
                 interface: obj
                     .get("interface")
@@ -452,6 +418,36 @@ impl<'de> Deserialize<'de> for StackItem {
         let value = Value::deserialize(d)?;
         Self::from_json(&value).map_err(serde::de::Error::custom)
     }
+}
+
+/// A map as RPC writes it: `[{"key": …, "value": …}, …]`.
+fn map_to_json<T>(entries: &[(T, T)], to_json: impl Fn(&T) -> Value) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|(k, v)| json!({ "key": to_json(k), "value": to_json(v) }))
+            .collect(),
+    )
+}
+
+fn map_from_json<T>(
+    v: &Value,
+    what: &'static str,
+    parse: impl Fn(&Value) -> Result<T>,
+) -> Result<Vec<(T, T)>> {
+    v.as_array()
+        .ok_or_else(|| NeoError::invalid(what, "Map value must be an array"))?
+        .iter()
+        .map(|entry| {
+            let key = entry
+                .get("key")
+                .ok_or_else(|| NeoError::invalid(what, "Map entry without key"))?;
+            let value = entry
+                .get("value")
+                .ok_or_else(|| NeoError::invalid(what, "Map entry without value"))?;
+            Ok((parse(key)?, parse(value)?))
+        })
+        .collect()
 }
 
 fn parse_integer(v: &Value) -> Result<BigInt> {
