@@ -53,20 +53,27 @@ fn derive_32(ikm: &[u8], salt: &[u8], info: &[u8]) -> Result<zeroize::Zeroizing<
 /// the curve order (probability about 2⁻³²), derive again with info `pool-account/1`,
 /// `pool-account/2`, … until it is valid.
 pub fn derive_pool_account_key(master: &MasterKey, account_id: &str) -> Result<SecretKey> {
+    derive_signing_key(master, account_id.as_bytes(), "pool-account")
+}
+
+/// Derives a P-256 private key from `master` for the business identifier `salt` and the purpose
+/// `info`: HKDF-SHA256 → 32 bytes → scalar, retrying with `info/1`, `info/2`, … while the scalar
+/// is 0 or not below the curve order.
+pub fn derive_signing_key(master: &MasterKey, salt: &[u8], info: &str) -> Result<SecretKey> {
     let mut attempt: u32 = 0;
     loop {
         let info = if attempt == 0 {
-            "pool-account".to_owned()
+            info.to_owned()
         } else {
-            format!("pool-account/{attempt}")
+            format!("{info}/{attempt}")
         };
-        let candidate = derive_32(master.expose(), account_id.as_bytes(), info.as_bytes())?;
+        let candidate = derive_32(master.expose(), salt, info.as_bytes())?;
         if let Ok(key) = SecretKey::from_bytes(&candidate) {
             return Ok(key);
         }
         attempt = attempt
             .checked_add(1)
-            .ok_or(CryptoError::Internal("pool key derivation"))?;
+            .ok_or(CryptoError::Internal("key derivation"))?;
     }
 }
 

@@ -11,7 +11,10 @@
 //! ledger cannot be updated or deleted; and `0 ≤ reserved ≤ balance`.
 //!
 //! Amounts are integers in GAS's smallest unit (10⁻⁸ GAS), never floating point.
+//!
+//! [`deposits`] credits GAS sent on chain to each user's own deposit address, exactly once.
 
+pub mod deposits;
 mod fees;
 
 use neosl_runtime::db::{Backend, Database, DbError, Migration, now_millis};
@@ -21,12 +24,20 @@ use sqlx::{Any, Row, Transaction};
 pub use fees::{FeeSchedule, Service};
 
 /// The GasBank's migrations.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "gasbank",
-    sqlite: include_str!("../migrations/sqlite/0001_gasbank.sql"),
-    postgres: include_str!("../migrations/postgres/0001_gasbank.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "gasbank",
+        sqlite: include_str!("../migrations/sqlite/0001_gasbank.sql"),
+        postgres: include_str!("../migrations/postgres/0001_gasbank.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "deposits",
+        sqlite: include_str!("../migrations/sqlite/0002_deposits.sql"),
+        postgres: include_str!("../migrations/postgres/0002_deposits.sql"),
+    },
+];
 
 /// Whose account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
