@@ -16,6 +16,7 @@
 
 pub mod deposits;
 mod fees;
+pub mod withdrawals;
 
 use neosl_runtime::db::{Backend, Database, DbError, Migration, now_millis};
 use serde::Serialize;
@@ -36,6 +37,12 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "deposits",
         sqlite: include_str!("../migrations/sqlite/0002_deposits.sql"),
         postgres: include_str!("../migrations/postgres/0002_deposits.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "withdrawals",
+        sqlite: include_str!("../migrations/sqlite/0003_withdrawals.sql"),
+        postgres: include_str!("../migrations/postgres/0003_withdrawals.sql"),
     },
 ];
 

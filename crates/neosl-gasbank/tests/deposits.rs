@@ -145,3 +145,104 @@ async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
     assert!(bank.check_invariants().await.expect("check").is_empty());
     devnet.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn withdrawals_are_sent_once_and_refunded_when_they_fail() {
+    use neosl_gasbank::withdrawals::Withdrawals;
+    let dir = TempDir::new("neosl-withdraw").expect("temp dir");
+    let mut config = DevnetConfig::new(dir.path().join("chain"));
+    config.cache_dir = neosl_testkit::tools_dir().join("neogo");
+    config.block_time = Duration::from_millis(250);
+    let devnet = Devnet::start(config).await.expect("devnet");
+    let db = Database::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("bank.db").display()
+    ))
+    .await
+    .expect("db");
+    let bank = GasBank::open(db).await.expect("migrate");
+    let master = MasterKey::new(SecretBytes::from_slice(&[0x44; 32])).expect("key");
+    let withdrawals = Withdrawals::new(
+        bank.clone(),
+        &master,
+        devnet.submitter().await.expect("submitter"),
+    )
+    .expect("withdrawals");
+    devnet
+        .fund(
+            &[withdrawals.treasury_address().script_hash()],
+            100 * GAS,
+            0,
+        )
+        .await
+        .expect("fund the treasury");
+    let user = Owner::User("carol".into());
+    bank.deposit(&user, 10 * GAS, "seed", None)
+        .await
+        .expect("deposit");
+    let recipient =
+        neosl_neo::Address::from_public_key(&neosl_crypto::SecretKey::generate().public_key());
+
+    let done = withdrawals
+        .withdraw("carol", &recipient, 3 * GAS, "w-1", true)
+        .await
+        .expect("withdrawn");
+    assert_eq!(done.state, "confirmed");
+    let rpc = devnet.rpc();
+    let on_chain = || async {
+        rpc.get_nep17_balances(&recipient.script_hash())
+            .await
+            .expect("balances")
+            .of(&neosl_neo::native::GAS)
+    };
+    assert_eq!(on_chain().await, (3 * GAS).into());
+    assert_eq!(bank.account(&user).await.expect("state").balance, 7 * GAS);
+    // The same request again: the recorded withdrawal, nothing sent.
+    let again = withdrawals
+        .withdraw("carol", &recipient, 3 * GAS, "w-1", true)
+        .await
+        .expect("replay");
+    assert_eq!(again, done);
+    assert_eq!(on_chain().await, (3 * GAS).into());
+    assert!(matches!(
+        withdrawals
+            .withdraw("carol", &recipient, 4 * GAS, "w-1", true)
+            .await,
+        Err(neosl_gasbank::GasBankError::ReferenceConflict(_))
+    ));
+    // More than available: refused, nothing recorded or sent.
+    assert!(matches!(
+        withdrawals
+            .withdraw("carol", &recipient, 8 * GAS, "w-2", true)
+            .await,
+        Err(neosl_gasbank::GasBankError::InsufficientBalance { .. })
+    ));
+    // A treasury that cannot pay: the transfer fails before sending and the debit is refunded.
+    let empty = Withdrawals::new(
+        bank.clone(),
+        &MasterKey::new(SecretBytes::from_slice(&[0x45; 32])).expect("key"),
+        devnet.submitter().await.expect("s"),
+    )
+    .expect("withdrawals");
+    let failed = empty
+        .withdraw("carol", &recipient, GAS, "w-3", true)
+        .await
+        .expect("recorded");
+    assert_eq!(failed.state, "failed");
+    assert!(failed.error.is_some());
+    assert_eq!(
+        bank.account(&user).await.expect("state").balance,
+        7 * GAS,
+        "refunded"
+    );
+    let types: Vec<String> = bank
+        .transactions(&user, 10)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|e| e.r#type)
+        .collect();
+    assert_eq!(types, ["refund", "withdraw", "withdraw", "deposit"]);
+    assert!(bank.check_invariants().await.expect("check").is_empty());
+    devnet.stop().await.expect("stop");
+}
