@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use neosl_crypto::SecretBytes;
+use neosl_gasbank::deposits::Deposits;
+use neosl_gasbank::withdrawals::Withdrawals;
 use neosl_gasbank::{FeeSchedule, GasBank, GasBankError, Owner};
 use neosl_neo::{Address, PublicKey, Signature, UInt160};
 use neosl_runtime::db::now_millis;
@@ -53,6 +55,8 @@ pub struct Gateway {
     jwt_key: SecretBytes,
     config: GatewayConfig,
     limiter: Limiter,
+    deposits: Option<Deposits>,
+    withdrawals: Option<Withdrawals>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -77,7 +81,21 @@ impl Gateway {
             jwt_key,
             config,
             limiter: Limiter::default(),
+            deposits: None,
+            withdrawals: None,
         }
+    }
+
+    /// Enables deposit addresses (they need the GasBank master key).
+    pub fn with_deposits(mut self, deposits: Deposits) -> Self {
+        self.deposits = Some(deposits);
+        self
+    }
+
+    /// Enables withdrawals (they need the chain).
+    pub fn with_withdrawals(mut self, withdrawals: Withdrawals) -> Self {
+        self.withdrawals = Some(withdrawals);
+        self
     }
 
     fn limit(&self, key: &str, rate: Rate) -> Result<(), GwError> {
@@ -261,6 +279,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/v1/gasbank/pay-contract", post(pay_contract))
         .route("/api/v1/gasbank/pay-user", post(pay_user))
         .route("/api/v1/gasbank/fees", get(fees))
+        .route("/api/v1/gasbank/deposit-address", get(deposit_address))
+        .route("/api/v1/gasbank/withdraw", post(withdraw))
         .with_state(gateway)
 }
 
@@ -676,4 +696,51 @@ async fn pay_user(
 
 async fn fees(State(gw): Gw) -> Result<Envelope<Value>, GwError> {
     ok(json!({ "unit": "1e-8 GAS", "schedule": gw.config.fees }))
+}
+
+async fn deposit_address(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
+    let deposits = gw.deposits.as_ref().ok_or_else(|| {
+        ApiError::detailed(
+            ErrorCode::Unavailable,
+            "deposits_unavailable",
+            "deposits are not configured",
+        )
+    })?;
+    let address = deposits.deposit_address(&p.user_id).await?;
+    ok(json!({
+        "address": address.to_string(),
+        "script_hash": address.script_hash().to_string(),
+        "note": "send GAS to this address; each confirmed transfer is credited once",
+    }))
+}
+
+#[derive(Deserialize)]
+struct WithdrawRequest {
+    to_address: String,
+    amount: Units,
+    reference: String,
+    #[serde(default)]
+    wait: bool,
+}
+
+async fn withdraw(
+    State(gw): Gw,
+    p: Principal,
+    ApiJson(r): ApiJson<WithdrawRequest>,
+) -> Result<Envelope<Value>, GwError> {
+    gw.limit(&p.bucket("money"), gw.config.limits.money)?;
+    let withdrawals = gw.withdrawals.as_ref().ok_or_else(|| {
+        ApiError::detailed(
+            ErrorCode::Unavailable,
+            "chain_unavailable",
+            "withdrawals need the chain",
+        )
+    })?;
+    let to = Address::parse(&r.to_address).map_err(|e| {
+        ApiError::detailed(ErrorCode::InvalidRequest, "invalid_address", e.to_string())
+    })?;
+    let record = withdrawals
+        .withdraw(&p.user_id, &to, r.amount.0, &r.reference, r.wait)
+        .await?;
+    ok(json!(record))
 }

@@ -38,12 +38,19 @@ async fn api(limits: RateLimits) -> Api {
         limits,
         ..GatewayConfig::default()
     };
-    let gateway = Arc::new(Gateway::new(
-        store,
+    let deposits = neosl_gasbank::deposits::Deposits::new(
         bank.clone(),
-        SecretBytes::from_slice(&[9; 32]),
-        config,
-    ));
+        neosl_crypto::MasterKey::new(SecretBytes::from_slice(&[3; 32])).expect("key"),
+    );
+    let gateway = Arc::new(
+        Gateway::new(
+            store,
+            bank.clone(),
+            SecretBytes::from_slice(&[9; 32]),
+            config,
+        )
+        .with_deposits(deposits),
+    );
     let info = Arc::new(ServiceInfo::new(
         "gateway",
         RuntimeMode::Simulation,
@@ -654,6 +661,49 @@ async fn gasbank_endpoints_are_per_user() {
         .filter_map(|t| t["type"].as_str())
         .collect();
     assert_eq!(types, ["sponsor", "sponsor", "deposit"]);
+    // Deposit addresses: one per user, stable, different between users.
+    let (status, a1, _) = api
+        .call(
+            "GET",
+            "/api/v1/gasbank/deposit-address",
+            Some(&alice_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, a2, _) = api
+        .call(
+            "GET",
+            "/api/v1/gasbank/deposit-address",
+            Some(&alice_token),
+            None,
+        )
+        .await;
+    let (_, b1, _) = api
+        .call(
+            "GET",
+            "/api/v1/gasbank/deposit-address",
+            Some(&bob_token),
+            None,
+        )
+        .await;
+    assert_eq!(a1["data"]["address"], a2["data"]["address"]);
+    assert_ne!(a1["data"]["address"], b1["data"]["address"]);
+    assert!(Address::parse(a1["data"]["address"].as_str().expect("address")).is_ok());
+    // Withdrawals need the chain, which this gateway does not have.
+    let w = json!({"to_address": a1["data"]["address"], "amount": 1, "reference": "w"});
+    let (status, body, _) = api
+        .call(
+            "POST",
+            "/api/v1/gasbank/withdraw",
+            Some(&alice_token),
+            Some(w),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("chain_unavailable"))
+    );
     let (_, fees, _) = api.call("GET", "/api/v1/gasbank/fees", None, None).await;
     assert_eq!(fees["data"]["schedule"]["vrf"], 100_000);
     assert!(api.bank.check_invariants().await.expect("check").is_empty());

@@ -70,13 +70,22 @@ pub const JWT_SIGNING_KEY: SecretSpec = SecretSpec {
     group: None,
 };
 
+/// The GasBank's master key: per-user deposit addresses and the treasury derive from it.
+pub const GASBANK_MASTER_KEY: SecretSpec = SecretSpec {
+    name: "GASBANK_MASTER_KEY",
+    description: "GasBank master key (deposit addresses and the withdrawal treasury derive from it)",
+    min_len: 32,
+    exact_len: None,
+    group: None,
+};
+
 /// Every service, in start-up order.
 pub const SERVICES: &[ServiceDef] = &[
     ServiceDef {
         name: "gateway",
         default_listen: "127.0.0.1:8080",
         internal: false,
-        secrets: &[JWT_SIGNING_KEY],
+        secrets: &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY],
     },
     ServiceDef {
         name: "accountpool",
@@ -180,15 +189,36 @@ pub async fn start(
                 .context("migrating the GasBank tables")?;
             let key =
                 secrets.use_secret(JWT_SIGNING_KEY.name, neosl_crypto::SecretBytes::from_slice)?;
-            let gateway = neosl_gateway::Gateway::new(
+            let master = secrets
+                .use_secret(GASBANK_MASTER_KEY.name, |b| {
+                    MasterKey::new(SecretBytes::from_slice(b))
+                })?
+                .context("GASBANK_MASTER_KEY")?;
+            let deposits = neosl_gasbank::deposits::Deposits::new(bank.clone(), master.clone());
+            let mut gateway = neosl_gateway::Gateway::new(
                 store,
-                bank,
+                bank.clone(),
                 key,
                 neosl_gateway::GatewayConfig::default(),
-            );
+            )
+            .with_deposits(deposits.clone());
+            let mut tasks = vec![];
+            if let Some(chain) = connect_chain(settings).await {
+                let withdrawals = neosl_gasbank::withdrawals::Withdrawals::new(
+                    bank,
+                    &master,
+                    chain.submitter.clone(),
+                )
+                .map_err(|e| anyhow::anyhow!("withdrawals: {e}"))?;
+                tracing::info!(treasury = %withdrawals.treasury_address(), "GasBank withdrawals are paid from this treasury");
+                gateway = gateway.with_withdrawals(withdrawals);
+                let stream =
+                    deposits.stream(chain.rpc.clone(), "gasbank-deposits", Default::default());
+                tasks.push(tokio::spawn(stream.run(shutdown)));
+            }
             Ok(Started {
                 api: neosl_gateway::router(Arc::new(gateway)),
-                tasks: vec![],
+                tasks,
             })
         }
         _ => Ok(Started {

@@ -30,6 +30,7 @@ fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Run
         .env_remove("COORD_MASTER_SEED")
         .env_remove("VRF_PRIVATE_KEY")
         .env_remove("JWT_SIGNING_KEY")
+        .env_remove("GASBANK_MASTER_KEY")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -166,6 +167,7 @@ fn serve_starts_every_service_with_no_setup() {
 /// Fixed injected secrets and the keys they must give, in every build, forever.
 const POOL_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const VRF_KEY_HEX: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
+const GASBANK_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
 const JWT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
 
@@ -184,6 +186,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("POOL_MASTER_KEY", POOL_KEY_HEX),
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
+        ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -203,6 +206,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("POOL_MASTER_KEY", b64.as_str()),
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
+        ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &[], &env2).expect("starts");
@@ -227,6 +231,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         &VRF_KEY_HEX.to_uppercase(),
         &vrf_b64,
         JWT_KEY_HEX,
+        GASBANK_KEY_HEX,
     ] {
         assert!(!all.contains(needle), "a secret leaked into the output");
     }
@@ -247,6 +252,7 @@ fn enclave_mode_refuses_to_start_without_injection() {
         ("POOL_MASTER_KEY", POOL_KEY_HEX),
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
+        ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()
