@@ -102,6 +102,17 @@ fn main() {
         key.sign_deterministic(&message);
     });
 
+    let proof = neosl_crypto::vrf::prove(&key, b"vrf seed");
+    let vrf_prove_1 = rate(1, budget, |n| {
+        neosl_crypto::vrf::prove(&key, &n.to_le_bytes());
+    });
+    let vrf_verify_1 = rate(1, budget, |_| {
+        assert!(
+            neosl_crypto::vrf::verify(&public, b"vrf seed", &proof)
+                .expect("well-formed")
+                .is_some()
+        );
+    });
     let ossl_1 = openssl_speed(1, seconds);
     let ossl_n = openssl_speed(cores, seconds);
     let ratio = |ours: f64, theirs: Option<f64>| match theirs {
@@ -144,6 +155,16 @@ fn main() {
         "sign, RFC 6979 deterministic (p256), 1 thread",
         deterministic_1,
         None,
+    );
+    row(
+        "ECVRF-P256-SHA256-TAI prove (vs ECDSA sign), 1 thread",
+        vrf_prove_1,
+        ossl_1.map(|x| x.0),
+    );
+    row(
+        "ECVRF-P256-SHA256-TAI verify (vs ECDSA verify), 1 thread",
+        vrf_verify_1,
+        ossl_1.map(|x| x.1),
     );
     println!(
         "time to derive 10,000 pool public keys on 1 thread: {:.2} s",

@@ -10,6 +10,7 @@
 //! - [`aead`]: AES-256-GCM with the `nonce ‖ ciphertext ‖ tag` layout and subject/purpose envelopes.
 //! - [`ecdsa`]: ECDSA over NIST P-256 (secp256r1), the curve Neo N3 uses.
 //! - [`legacy`]: AES-256-ECB, only for decoding NEP-2 keys.
+//! - [`vrf`]: ECVRF-P256-SHA256-TAI (RFC 9381).
 //! - [`secret`]: owned secret byte strings and the master key type.
 
 pub mod aead;
@@ -19,6 +20,7 @@ pub mod hash;
 pub mod kdf;
 pub mod legacy;
 pub mod secret;
+pub mod vrf;
 
 pub use ecdsa::{PublicKey, SecretKey, Signature};
 pub use error::{CryptoError, Result};
