@@ -8,6 +8,7 @@ mod devnet;
 mod keys;
 mod serve;
 mod services;
+mod vrf_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,8 @@ enum Command {
     Devnet(devnet::DevnetArgs),
     /// Create a local CA and a certificate per service, for mutual TLS without MarbleRun.
     DevCerts(dev_certs::DevCertsArgs),
+    /// Verify a VRF answer offline (needs only the service's public key).
+    VrfVerify(vrf_cmd::VrfVerifyArgs),
     /// AccountPool operator commands (audit).
     Accountpool(accountpool_cmd::AccountPoolArgs),
     /// List the secrets each service reads (what a MarbleRun manifest must inject).
@@ -46,6 +49,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => runtime().and_then(|rt| rt.block_on(serve::run(args))),
         Command::Devnet(args) => runtime().and_then(|rt| rt.block_on(devnet::run(args))),
         Command::DevCerts(args) => dev_certs::run(args),
+        Command::VrfVerify(args) => vrf_cmd::run(args),
         Command::Accountpool(args) => {
             runtime().and_then(|rt| rt.block_on(accountpool_cmd::run(args)))
         }
