@@ -14,6 +14,7 @@ use neosl_gasbank::deposits::Deposits;
 use neosl_gasbank::withdrawals::Withdrawals;
 use neosl_gasbank::{FeeSchedule, GasBank, GasBankError, Owner};
 use neosl_neo::{Address, PublicKey, Signature, UInt160};
+use neosl_runtime::client::ServiceTransport;
 use neosl_runtime::db::now_millis;
 use neosl_runtime::error::{ApiJson, ApiQuery, unix_seconds};
 use neosl_runtime::{ApiError, ErrorCode};
@@ -57,6 +58,7 @@ pub struct Gateway {
     limiter: Limiter,
     deposits: Option<Deposits>,
     withdrawals: Option<Withdrawals>,
+    vrf: Option<ServiceTransport>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -83,7 +85,14 @@ impl Gateway {
             limiter: Limiter::default(),
             deposits: None,
             withdrawals: None,
+            vrf: None,
         }
+    }
+
+    /// Routes `/vrf/...` to the VRF service.
+    pub fn with_vrf(mut self, transport: ServiceTransport) -> Self {
+        self.vrf = Some(transport);
+        self
     }
 
     /// Enables deposit addresses (they need the GasBank master key).
@@ -281,6 +290,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/v1/gasbank/fees", get(fees))
         .route("/api/v1/gasbank/deposit-address", get(deposit_address))
         .route("/api/v1/gasbank/withdraw", post(withdraw))
+        .route("/vrf/public-key", get(vrf_public))
+        .route("/vrf/verify", post(vrf_public))
+        .route("/vrf/random", post(vrf_paid))
+        .route("/vrf/requests", get(vrf_user))
         .with_state(gateway)
 }
 
@@ -743,4 +756,109 @@ async fn withdraw(
         .withdraw(&p.user_id, &to, r.amount.0, &r.reference, r.wait)
         .await?;
     ok(json!(record))
+}
+
+/// Forwards to the VRF service and wraps a success in the envelope; errors pass through.
+async fn forward_vrf(
+    gw: &Gateway,
+    method: axum::http::Method,
+    uri: &axum::http::Uri,
+    user: Option<&str>,
+    body: Vec<u8>,
+) -> Result<(u16, Value), GwError> {
+    let vrf = gw.vrf.as_ref().ok_or_else(|| {
+        ApiError::detailed(
+            ErrorCode::Unavailable,
+            "service_unavailable",
+            "the VRF service is not configured",
+        )
+    })?;
+    let headers: Vec<(&str, String)> = user
+        .map(|u| vec![("x-user-id", u.to_owned())])
+        .unwrap_or_default();
+    let path = uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or(uri.path());
+    let (status, bytes) = vrf
+        .forward(method, path, &headers, body)
+        .await
+        .map_err(|e| {
+            ApiError::detailed(ErrorCode::Unavailable, "service_unavailable", e.to_string())
+        })?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the VRF service answered something unreadable",
+        )
+    })?;
+    Ok((status, value))
+}
+
+fn answer(status: u16, value: Value) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    if status.is_success() {
+        Envelope(status, value).into_response()
+    } else {
+        (status, Json(value)).into_response()
+    }
+}
+
+/// Free, public VRF endpoints (the public key, verification).
+async fn vrf_public(
+    State(gw): Gw,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Result<Response, GwError> {
+    let (status, value) = forward_vrf(&gw, method, &uri, None, body.to_vec()).await?;
+    Ok(answer(status, value))
+}
+
+/// Free VRF endpoints for a signed-in user (their own requests).
+async fn vrf_user(
+    State(gw): Gw,
+    p: Principal,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Result<Response, GwError> {
+    let (status, value) = forward_vrf(&gw, method, &uri, Some(&p.user_id), Vec::new()).await?;
+    Ok(answer(status, value))
+}
+
+/// A paid VRF call: reserve the fee, call, consume it on success or release it on failure.
+async fn vrf_paid(
+    State(gw): Gw,
+    p: Principal,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    body: axum::body::Bytes,
+) -> Result<Response, GwError> {
+    let fee = gw
+        .config
+        .fees
+        .fee(neosl_gasbank::Service::Vrf, 0)
+        .ok_or_else(|| ApiError::internal("fee overflow"))?;
+    let reference = format!("vrf:{}", uuid::Uuid::new_v4());
+    let owner = Owner::User(p.user_id.clone());
+    gw.bank.reserve(&owner, fee, &reference, "vrf").await?;
+    match forward_vrf(&gw, method, &uri, Some(&p.user_id), body.to_vec()).await {
+        Ok((status, mut value)) if (200..300).contains(&status) => {
+            gw.bank.consume(&reference, fee).await?;
+            if let Some(obj) = value.as_object_mut() {
+                obj.insert(
+                    "fee".into(),
+                    json!({ "amount": fee, "reference": reference }),
+                );
+            }
+            Ok(answer(status, value))
+        }
+        other => {
+            gw.bank.release(&reference).await?;
+            match other {
+                Ok((status, value)) => Ok(answer(status, value)),
+                Err(e) => Err(e),
+            }
+        }
+    }
 }

@@ -148,6 +148,73 @@ impl ServiceTransport {
     }
 }
 
+impl ServiceTransport {
+    /// Forwards a request as is (the gateway's proxy): `path` includes any query string;
+    /// `headers` are added. Answers the status and body, whatever the status.
+    pub async fn forward(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<(u16, Vec<u8>), TransportError> {
+        match self {
+            Self::InProcess { router, caller } => {
+                let mut request = Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .header("content-type", "application/json");
+                for (k, v) in headers {
+                    request = request.header(*k, v);
+                }
+                let mut request = request
+                    .body(Body::from(body))
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                request
+                    .extensions_mut()
+                    .insert(PeerIdentity(caller.clone()));
+                let response = router
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                let status = response.status().as_u16();
+                let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                Ok((status, bytes.to_vec()))
+            }
+            Self::Http {
+                base_url,
+                client,
+                caller,
+            } => {
+                let url = format!("{}{path}", base_url.trim_end_matches('/'));
+                let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                let mut request = client
+                    .request(method, url)
+                    .header(SERVICE_ID_HEADER, caller)
+                    .header("content-type", "application/json");
+                for (k, v) in headers {
+                    request = request.header(*k, v);
+                }
+                let response = request
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                let status = response.status().as_u16();
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                Ok((status, bytes.to_vec()))
+            }
+        }
+    }
+}
+
 /// What every service answers on `/health` and `/info`, callable in-process or remotely: the
 /// first pair of "same trait, two implementations" that typed service clients follow.
 #[async_trait::async_trait]
