@@ -80,6 +80,8 @@ impl Default for PoolSettings {
 pub struct ServiceSettings {
     /// Where it listens.
     pub listen: Option<SocketAddr>,
+    /// Where other processes reach it (one-service-per-process deployments).
+    pub url: Option<String>,
 }
 
 impl Default for Settings {
@@ -193,7 +195,8 @@ impl Settings {
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
     /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated),
     /// `NEOSL_NETWORK_MAGIC`, `NEOSL_POOL_TARGET_SIZE`, `NEOSL_POOL_MAX_SIZE`,
-    /// `NEOSL_POOL_LOCK_TTL_SECS`, `NEOSL_POOL_SWEEP_INTERVAL_SECS` and `NEOSL_<SERVICE>_LISTEN`.
+    /// `NEOSL_POOL_LOCK_TTL_SECS`, `NEOSL_POOL_SWEEP_INTERVAL_SECS`, `NEOSL_<SERVICE>_LISTEN` and
+    /// `NEOSL_<SERVICE>_URL`.
     pub fn apply_env(&mut self, env: &dyn SecretSource) -> Result<(), ConfigError> {
         let bad = |name: &str, message: String| ConfigError::Env {
             name: name.to_owned(),
@@ -265,6 +268,10 @@ impl Settings {
             if let Some(v) = env.var(&var) {
                 let addr = v.parse().map_err(|e| bad(&var, format!("{v:?}: {e}")))?;
                 self.services.entry((*name).to_owned()).or_default().listen = Some(addr);
+            }
+            let var = format!("NEOSL_{}_URL", name.to_ascii_uppercase());
+            if let Some(v) = env.var(&var) {
+                self.services.entry((*name).to_owned()).or_default().url = Some(v);
             }
         }
         Ok(())

@@ -67,8 +67,29 @@ pub struct Database {
 }
 
 impl Database {
-    /// Connects to `url` (`sqlite://path` creates the file if needed).
+    /// Connects to `url` (`sqlite://path` creates the file if needed). Within one process every
+    /// service shares one pool per URL: for SQLite that is what keeps writers from tripping
+    /// over each other (one connection), for PostgreSQL it bounds the connections.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        static POOLS: std::sync::OnceLock<
+            tokio::sync::Mutex<std::collections::HashMap<String, Database>>,
+        > = std::sync::OnceLock::new();
+        let pools = POOLS.get_or_init(Default::default);
+        let mut pools = pools.lock().await;
+        if let Some(db) = pools.get(url).filter(|db| !db.pool.is_closed()) {
+            return Ok(db.clone());
+        }
+        let db = Self::open(url).await?;
+        pools.insert(url.to_owned(), db.clone());
+        Ok(db)
+    }
+
+    /// A pool of its own, not shared with the rest of the process (tests that play two replicas).
+    pub async fn connect_unshared(url: &str) -> Result<Self, DbError> {
+        Self::open(url).await
+    }
+
+    async fn open(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             let sep = if path.contains('?') { '&' } else { '?' };

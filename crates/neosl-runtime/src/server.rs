@@ -35,7 +35,7 @@ use crate::identity::{IdentityPolicy, PeerIdentity};
 use crate::tls::peer_service_name;
 
 /// Every service the platform binary knows.
-pub const SERVICE_NAMES: &[&str] = &["gateway", "accountpool", "vrf"];
+pub const SERVICE_NAMES: &[&str] = &["vrf", "accountpool", "gateway"];
 
 /// A readiness check (database reachable, chain reachable, …).
 #[async_trait]

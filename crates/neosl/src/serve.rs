@@ -146,7 +146,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     );
     let mut tasks = Vec::new();
     let mut background = Vec::new();
-    for (i, service) in selected.iter().enumerate() {
+    let mut built = std::collections::HashMap::new();
+    for service in &selected {
         let tls = match (&marble_tls, &settings.tls_dir) {
             (Some(m), _) => Some(m.server_config()?),
             (None, Some(dir)) => Some(load_tls_dir(dir, service.name)?.server_config()?),
@@ -166,13 +167,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             readiness: vec![],
             started: Instant::now(),
         });
-        let started = services::start(service, &settings, &secrets, mode, stopped.clone()).await?;
+        let started = services::start(
+            service,
+            &settings,
+            &secrets,
+            mode,
+            stopped.clone(),
+            &built,
+            marble_tls.as_ref(),
+        )
+        .await?;
         background.extend(started.tasks);
         let router = server::router(info, started.api, limits);
+        built.insert(service.name.to_owned(), router.clone());
         let default: SocketAddr = service.default_listen.parse()?;
         let mut addr = settings.listen_of(service.name, default);
         if let Some(listen) = args.listen
-            && (args.service.is_some() || (i == 0 && service.name == "gateway"))
+            && (args.service.is_some() || service.name == "gateway")
         {
             addr = listen;
         }

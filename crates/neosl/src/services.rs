@@ -4,6 +4,7 @@
 //! single place the binary learns a service's name, default address, reach (public or
 //! internal), secrets and published keys.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,9 +19,11 @@ use neosl_crypto::{MasterKey, SecretBytes, SecretKey, kdf};
 use neosl_runtime::RuntimeMode;
 use neosl_runtime::SecretSpec;
 use neosl_runtime::attestation::PublishedKey;
+use neosl_runtime::client::ServiceTransport;
 use neosl_runtime::config::Settings;
 use neosl_runtime::db::Database;
 use neosl_runtime::secrets::SecretStore;
+use neosl_runtime::tls::TlsMaterial;
 use tokio::sync::watch;
 
 /// One service.
@@ -79,13 +82,13 @@ pub const GASBANK_MASTER_KEY: SecretSpec = SecretSpec {
     group: None,
 };
 
-/// Every service, in start-up order.
+/// Every service, in start-up order (the gateway last: it routes to the others).
 pub const SERVICES: &[ServiceDef] = &[
     ServiceDef {
-        name: "gateway",
-        default_listen: "127.0.0.1:8080",
-        internal: false,
-        secrets: &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY],
+        name: "vrf",
+        default_listen: "127.0.0.1:8082",
+        internal: true,
+        secrets: &[VRF_PRIVATE_KEY],
     },
     ServiceDef {
         name: "accountpool",
@@ -94,10 +97,10 @@ pub const SERVICES: &[ServiceDef] = &[
         secrets: &[POOL_MASTER_KEY, COORD_MASTER_SEED],
     },
     ServiceDef {
-        name: "vrf",
-        default_listen: "127.0.0.1:8082",
+        name: "gateway",
+        default_listen: "127.0.0.1:8080",
         internal: false,
-        secrets: &[VRF_PRIVATE_KEY],
+        secrets: &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY],
     },
 ];
 
@@ -156,8 +159,25 @@ pub async fn start(
     secrets: &SecretStore,
     mode: RuntimeMode,
     shutdown: watch::Receiver<bool>,
+    built: &HashMap<String, Router>,
+    tls: Option<&TlsMaterial>,
 ) -> Result<Started> {
     match service.name {
+        "vrf" => {
+            let db = Database::connect(&settings.database_url())
+                .await
+                .context("opening the database")?;
+            let key = secrets
+                .use_secret(VRF_PRIVATE_KEY.name, SecretKey::from_slice)?
+                .context("VRF_PRIVATE_KEY is not a valid P-256 private key")?;
+            let vrf = neosl_vrf::VrfService::open(db, key)
+                .await
+                .context("migrating the VRF tables")?;
+            Ok(Started {
+                api: neosl_vrf::router(Arc::new(vrf)),
+                tasks: vec![],
+            })
+        }
         "accountpool" => {
             let pool = Arc::new(accountpool(settings, secrets, mode).await?);
             let created = pool
@@ -216,6 +236,9 @@ pub async fn start(
                     deposits.stream(chain.rpc.clone(), "gasbank-deposits", Default::default());
                 tasks.push(tokio::spawn(stream.run(shutdown)));
             }
+            if let Some(vrf) = transport_to("vrf", settings, built, tls)? {
+                gateway = gateway.with_vrf(vrf);
+            }
             Ok(Started {
                 api: neosl_gateway::router(Arc::new(gateway)),
                 tasks,
@@ -226,6 +249,38 @@ pub async fn start(
             tasks: vec![],
         }),
     }
+}
+
+/// How the gateway reaches `service`: its router when it runs in this process, else its
+/// configured URL (over mutual TLS with this marble's certificate when there is one).
+fn transport_to(
+    service: &str,
+    settings: &Settings,
+    built: &HashMap<String, Router>,
+    tls: Option<&TlsMaterial>,
+) -> Result<Option<ServiceTransport>> {
+    if let Some(router) = built.get(service) {
+        return Ok(Some(ServiceTransport::InProcess {
+            router: router.clone(),
+            caller: "gateway".into(),
+        }));
+    }
+    let Some(url) = settings.services.get(service).and_then(|s| s.url.clone()) else {
+        tracing::warn!(
+            service,
+            "not in this process and no URL configured: its routes answer 503"
+        );
+        return Ok(None);
+    };
+    let client = match tls {
+        Some(material) => material.http_client()?,
+        None => reqwest::Client::new(),
+    };
+    Ok(Some(ServiceTransport::Http {
+        base_url: url,
+        client,
+        caller: "gateway".into(),
+    }))
 }
 
 /// Opens the AccountPool on the configured database and chain.

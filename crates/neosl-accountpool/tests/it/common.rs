@@ -61,7 +61,10 @@ pub fn config(target: u32, max: u32) -> PoolConfig {
 }
 
 pub async fn pool_on(db: &TestDb, config: PoolConfig, chain: Option<Chain>) -> Arc<AccountPool> {
-    let database = Database::connect(&db.url()).await.expect("connect");
+    // A pool per instance, as separate replicas would have.
+    let database = Database::connect_unshared(&db.url())
+        .await
+        .expect("connect");
     let store = PoolStore::open(database).await.expect("migrate");
     let pool = AccountPool::new(
         store,
