@@ -59,6 +59,8 @@ pub struct Gateway {
     deposits: Option<Deposits>,
     withdrawals: Option<Withdrawals>,
     vrf: Option<ServiceTransport>,
+    admin_token_hash: Option<[u8; 32]>,
+    chain: Option<neosl_chain::RpcClient>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -86,7 +88,22 @@ impl Gateway {
             deposits: None,
             withdrawals: None,
             vrf: None,
+            admin_token_hash: None,
+            chain: None,
         }
+    }
+
+    /// Enables the operator endpoints, authorized by `X-Admin-Token` (the injected secret
+    /// `GATEWAY_ADMIN_TOKEN`; only its hash is kept).
+    pub fn with_admin_token(mut self, token: &[u8]) -> Self {
+        self.admin_token_hash = Some(neosl_crypto::hash::sha256(token));
+        self
+    }
+
+    /// The chain, for checking deposits an operator credits by hand.
+    pub fn with_chain(mut self, rpc: neosl_chain::RpcClient) -> Self {
+        self.chain = Some(rpc);
+        self
     }
 
     /// Routes `/vrf/...` to the VRF service.
@@ -290,6 +307,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/api/v1/gasbank/fees", get(fees))
         .route("/api/v1/gasbank/deposit-address", get(deposit_address))
         .route("/api/v1/gasbank/withdraw", post(withdraw))
+        .route("/api/v1/admin/deposits", post(admin_credit_deposit))
         .route("/vrf/public-key", get(vrf_public))
         .route("/vrf/verify", post(vrf_public))
         .route("/vrf/random", post(vrf_paid))
@@ -861,4 +879,60 @@ async fn vrf_paid(
             }
         }
     }
+}
+
+#[derive(Deserialize)]
+struct AdminDeposit {
+    user_id: String,
+    tx_hash: String,
+}
+
+/// Operator: credit a deposit transaction after checking it on chain (`slcli deposit`). The
+/// credit uses the same reference as the automatic watcher, so nothing is ever credited twice.
+async fn admin_credit_deposit(
+    State(gw): Gw,
+    headers: axum::http::HeaderMap,
+    ApiJson(r): ApiJson<AdminDeposit>,
+) -> Result<Envelope<Value>, GwError> {
+    let expected = gw
+        .admin_token_hash
+        .ok_or_else(|| ApiError::new(ErrorCode::Forbidden, "operator endpoints are not enabled"))?;
+    let given = headers
+        .get("x-admin-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    gw.limit("admin", gw.config.limits.auth)?;
+    let given_bytes = hex::decode(given.trim()).unwrap_or_else(|_| given.as_bytes().to_vec());
+    if !neosl_crypto::hash::constant_time_eq(&neosl_crypto::hash::sha256(&given_bytes), &expected) {
+        return Err(
+            ApiError::new(ErrorCode::Forbidden, "a valid X-Admin-Token is required").into(),
+        );
+    }
+    let (deposits, rpc) = match (&gw.deposits, &gw.chain) {
+        (Some(d), Some(c)) => (d, c),
+        _ => {
+            return Err(ApiError::detailed(
+                ErrorCode::Unavailable,
+                "chain_unavailable",
+                "crediting needs deposits and the chain",
+            )
+            .into());
+        }
+    };
+    if gw.store.user_by_id(&r.user_id).await?.is_none() {
+        return Err(ApiError::detailed(ErrorCode::NotFound, "unknown_user", "no such user").into());
+    }
+    let hash = neosl_neo::UInt256::parse_display(&r.tx_hash).map_err(|e| {
+        ApiError::detailed(ErrorCode::InvalidRequest, "malformed_hash", e.to_string())
+    })?;
+    let credited = deposits.credit_from_chain(rpc, &hash, &r.user_id).await?;
+    if credited.is_empty() {
+        return Err(ApiError::detailed(
+            ErrorCode::NotFound,
+            "no_deposit",
+            "the transaction sends no GAS to this user's deposit address",
+        )
+        .into());
+    }
+    ok(json!({ "credited": credited }))
 }

@@ -82,6 +82,15 @@ pub const GASBANK_MASTER_KEY: SecretSpec = SecretSpec {
     group: None,
 };
 
+/// The operator token of the gateway's admin endpoints (crediting deposits by hand).
+pub const GATEWAY_ADMIN_TOKEN: SecretSpec = SecretSpec {
+    name: "GATEWAY_ADMIN_TOKEN",
+    description: "operator token for the gateway's admin endpoints (slcli deposit)",
+    min_len: 32,
+    exact_len: None,
+    group: None,
+};
+
 /// Every service, in start-up order (the gateway last: it routes to the others).
 pub const SERVICES: &[ServiceDef] = &[
     ServiceDef {
@@ -100,7 +109,7 @@ pub const SERVICES: &[ServiceDef] = &[
         name: "gateway",
         default_listen: "127.0.0.1:8080",
         internal: false,
-        secrets: &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY],
+        secrets: &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY, GATEWAY_ADMIN_TOKEN],
     },
 ];
 
@@ -223,7 +232,10 @@ pub async fn start(
             )
             .with_deposits(deposits.clone());
             let mut tasks = vec![];
+            gateway = gateway
+                .with_admin_token(&secrets.use_secret(GATEWAY_ADMIN_TOKEN.name, <[u8]>::to_vec)?);
             if let Some(chain) = connect_chain(settings).await {
+                gateway = gateway.with_chain(chain.rpc.clone());
                 let withdrawals = neosl_gasbank::withdrawals::Withdrawals::new(
                     bank,
                     &master,

@@ -31,6 +31,7 @@ fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result<Run
         .env_remove("VRF_PRIVATE_KEY")
         .env_remove("JWT_SIGNING_KEY")
         .env_remove("GASBANK_MASTER_KEY")
+        .env_remove("GATEWAY_ADMIN_TOKEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
@@ -187,6 +188,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
+        ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -207,6 +209,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
+        ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &[], &env2).expect("starts");
@@ -253,6 +256,7 @@ fn enclave_mode_refuses_to_start_without_injection() {
         ("VRF_PRIVATE_KEY", VRF_KEY_HEX),
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
+        ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()
