@@ -66,7 +66,7 @@ impl Withdrawals {
         })
     }
 
-    /// The treasury's address (fund it; deposits are swept into it).
+    /// The treasury's address: the operator funds it; withdrawals are paid from it.
     pub fn treasury_address(&self) -> Address {
         Address::from_script_hash(self.treasury.account())
     }

@@ -1,0 +1,630 @@
+//! `slcli`: the command-line client of the gateway's HTTP API.
+//!
+//! Human-readable output by default, `--json` for scripts. Credentials: `slcli login` (or
+//! `register`) keeps the session in `$SLCLI_CONFIG` (default `~/.slcli.json`, owner-only);
+//! `--token`/`SLCLI_TOKEN` or `--api-key`/`SLCLI_API_KEY` override it.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "slcli",
+    version,
+    about = "Neo Service Layer command-line client"
+)]
+struct Cli {
+    /// The gateway.
+    #[arg(
+        long,
+        env = "SLCLI_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// An access token (default: the saved session).
+    #[arg(long, env = "SLCLI_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
+    /// An API key instead of a session.
+    #[arg(long, env = "SLCLI_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
+    /// Print the raw JSON answer.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an account (the password comes from SLCLI_PASSWORD or stdin).
+    Register {
+        /// Your e-mail.
+        email: String,
+    },
+    /// Sign in (the password comes from SLCLI_PASSWORD or stdin) and keep the session.
+    Login {
+        /// Your e-mail.
+        email: String,
+    },
+    /// End the saved session.
+    Logout,
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Your GAS balance (10^-8 GAS units).
+    Balance,
+    /// Your ledger, newest first.
+    Transactions {
+        /// How many.
+        #[arg(default_value_t = 20)]
+        limit: u32,
+    },
+    /// The fee schedule.
+    Fees,
+    /// Your deposit address.
+    DepositAddress,
+    /// Operator: credit a deposit transaction after the gateway checks it on chain.
+    Deposit {
+        /// The user to credit.
+        user_id: String,
+        /// The transaction that sent GAS to their deposit address.
+        tx_hash: String,
+        /// The operator token (also SLCLI_ADMIN_TOKEN).
+        #[arg(long, env = "SLCLI_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: String,
+    },
+    /// Withdraw GAS to a Neo address.
+    Withdraw {
+        /// The destination address.
+        address: String,
+        /// The amount in 10^-8 GAS.
+        amount: u64,
+        /// Idempotency reference (default: random).
+        #[arg(long)]
+        reference: Option<String>,
+        /// Wait until the transfer is in a block.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Pay for a contract's requests.
+    PayContract {
+        /// The contract hash (0x…).
+        contract: String,
+        /// The amount in 10^-8 GAS.
+        amount: u64,
+        /// Idempotency reference (default: random).
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Pay for another user's requests.
+    PayUser {
+        /// The user id.
+        user_id: String,
+        /// The amount in 10^-8 GAS.
+        amount: u64,
+        /// Idempotency reference (default: random).
+        #[arg(long)]
+        reference: Option<String>,
+    },
+    /// Verifiable randomness.
+    Vrf {
+        #[command(subcommand)]
+        command: VrfCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create a key (shown once).
+    Create {
+        /// A name for it.
+        name: String,
+    },
+    /// List your keys.
+    List,
+    /// Revoke a key.
+    Revoke {
+        /// The key id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum VrfCommand {
+    /// Random words for a seed (paid).
+    Random {
+        /// The seed, hex.
+        #[arg(long)]
+        seed: String,
+        /// How many 32-byte words.
+        #[arg(long, default_value_t = 1)]
+        words: u32,
+    },
+    /// Verify a proof (and words) — offline, with the public key alone.
+    Verify {
+        /// The seed, hex.
+        #[arg(long)]
+        seed: String,
+        /// The proof, hex.
+        #[arg(long)]
+        proof: String,
+        /// The service's public key (default: fetched from the gateway).
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Words to check, comma-separated hex.
+        #[arg(long, value_delimiter = ',')]
+        words: Vec<String>,
+    },
+}
+
+fn config_path() -> PathBuf {
+    std::env::var_os("SLCLI_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join(".slcli.json")
+        })
+}
+
+fn save_session(tokens: &Value) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = config_path();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(serde_json::to_string_pretty(tokens)?.as_bytes())?;
+    Ok(())
+}
+
+fn saved_token() -> Option<String> {
+    let text = std::fs::read_to_string(config_path()).ok()?;
+    let value: Value = serde_json::from_str(&text).ok()?;
+    value["access_token"].as_str().map(str::to_owned)
+}
+
+fn password() -> Result<String> {
+    if let Ok(p) = std::env::var("SLCLI_PASSWORD") {
+        return Ok(p);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+fn reference(given: Option<String>) -> String {
+    given.unwrap_or_else(|| hex::encode(neosl_crypto::random_array::<12>()))
+}
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    token: Option<String>,
+    api_key: Option<String>,
+}
+
+impl Client {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        auth: bool,
+        extra: &[(&str, &str)],
+    ) -> Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.url.trim_end_matches('/')));
+        if auth {
+            request = match (&self.api_key, &self.token) {
+                (Some(key), _) => request.header("X-API-Key", key),
+                (None, Some(token)) => request.bearer_auth(token),
+                (None, None) => {
+                    bail!("not signed in: run `slcli login EMAIL` (or pass --token / --api-key)")
+                }
+            };
+        }
+        for (k, v) in extra {
+            request = request.header(*k, *v);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.url))?;
+        let status = response.status();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let value: Value = response
+            .json()
+            .await
+            .context("the gateway answered something that is not JSON")?;
+        if !status.is_success() || value["success"] == false {
+            let code = value["code"].as_str().unwrap_or("error");
+            let message = value["error"].as_str().unwrap_or("request failed");
+            match retry {
+                Some(r) => bail!(
+                    "{message} ({code}, HTTP {}; retry in {r} s)",
+                    status.as_u16()
+                ),
+                None => bail!("{message} ({code}, HTTP {})", status.as_u16()),
+            }
+        }
+        Ok(value["data"].clone())
+    }
+}
+
+fn gas(units: &Value) -> String {
+    let n = units.as_i64().unwrap_or(0);
+    format!("{}.{:08} GAS", n / 100_000_000, (n % 100_000_000).abs())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("slcli: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    use reqwest::Method;
+    let client = Client {
+        http: reqwest::Client::new(),
+        url: cli.url.clone(),
+        token: cli.token.clone().or_else(saved_token),
+        api_key: cli.api_key.clone(),
+    };
+    let print = |data: &Value, human: &dyn Fn(&Value)| {
+        if cli.json {
+            println!("{data:#}");
+        } else {
+            human(data);
+        }
+    };
+    match cli.command {
+        Command::Register { email } => {
+            let data = client
+                .send(
+                    Method::POST,
+                    "/api/v1/auth/register",
+                    Some(json!({"email": email, "password": password()?})),
+                    false,
+                    &[],
+                )
+                .await?;
+            save_session(&data)?;
+            print(&data, &|d| {
+                println!(
+                    "registered; user id {} (session saved to {})",
+                    d["user_id"].as_str().unwrap_or("?"),
+                    config_path().display()
+                )
+            });
+        }
+        Command::Login { email } => {
+            let data = client
+                .send(
+                    Method::POST,
+                    "/api/v1/auth/login",
+                    Some(json!({"email": email, "password": password()?})),
+                    false,
+                    &[],
+                )
+                .await?;
+            save_session(&data)?;
+            print(&data, &|d| {
+                println!(
+                    "signed in as {} (session saved)",
+                    d["user_id"].as_str().unwrap_or("?")
+                )
+            });
+        }
+        Command::Logout => {
+            let data = client
+                .send(Method::POST, "/api/v1/auth/logout", None, true, &[])
+                .await?;
+            let _ = std::fs::remove_file(config_path());
+            print(&data, &|_| println!("signed out"));
+        }
+        Command::ApiKey { command } => match command {
+            KeyCommand::Create { name } => {
+                let data = client
+                    .send(
+                        Method::POST,
+                        "/api/v1/api-keys",
+                        Some(json!({"name": name})),
+                        true,
+                        &[],
+                    )
+                    .await?;
+                print(&data, &|d| {
+                    println!("key:  {}", d["key"].as_str().unwrap_or("?"));
+                    println!("id:   {}", d["info"]["id"].as_str().unwrap_or("?"));
+                    println!("shown once: store it now");
+                });
+            }
+            KeyCommand::List => {
+                let data = client
+                    .send(Method::GET, "/api/v1/api-keys", None, true, &[])
+                    .await?;
+                print(&data, &|d| {
+                    println!("{:<38} {:<16} {:<14} {}", "ID", "NAME", "PREFIX", "STATE");
+                    for k in d["keys"].as_array().into_iter().flatten() {
+                        let state = if k["revoked_at"].is_null() {
+                            "active"
+                        } else {
+                            "revoked"
+                        };
+                        println!(
+                            "{:<38} {:<16} {:<14} {state}",
+                            k["id"].as_str().unwrap_or(""),
+                            k["name"].as_str().unwrap_or(""),
+                            k["prefix"].as_str().unwrap_or("")
+                        );
+                    }
+                });
+            }
+            KeyCommand::Revoke { id } => {
+                let data = client
+                    .send(
+                        Method::DELETE,
+                        &format!("/api/v1/api-keys/{id}"),
+                        None,
+                        true,
+                        &[],
+                    )
+                    .await?;
+                print(&data, &|_| println!("revoked {id}"));
+            }
+        },
+        Command::Balance => {
+            let data = client
+                .send(Method::GET, "/api/v1/gasbank/balance", None, true, &[])
+                .await?;
+            print(&data, &|d| {
+                println!("balance:   {}", gas(&d["balance"]));
+                println!("reserved:  {}", gas(&d["reserved"]));
+                println!("available: {}", gas(&d["available"]));
+            });
+        }
+        Command::Transactions { limit } => {
+            let data = client
+                .send(
+                    Method::GET,
+                    &format!("/api/v1/gasbank/transactions?limit={limit}"),
+                    None,
+                    true,
+                    &[],
+                )
+                .await?;
+            print(&data, &|d| {
+                println!(
+                    "{:<8} {:<15} {:>20} {:>20}  {}",
+                    "ID", "TYPE", "AMOUNT", "BALANCE AFTER", "REFERENCE"
+                );
+                for t in d["transactions"].as_array().into_iter().flatten() {
+                    println!(
+                        "{:<8} {:<15} {:>20} {:>20}  {}",
+                        t["id"],
+                        t["type"].as_str().unwrap_or(""),
+                        gas(&t["amount"]),
+                        gas(&t["balance_after"]),
+                        t["reference_id"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        Command::Fees => {
+            let data = client
+                .send(Method::GET, "/api/v1/gasbank/fees", None, false, &[])
+                .await?;
+            print(&data, &|d| {
+                for (service, fee) in d["schedule"].as_object().into_iter().flatten() {
+                    println!("{service:<20} {fee}");
+                }
+                println!("(units: 10^-8 GAS; mixer_basis_points is 1/100 of a percent)");
+            });
+        }
+        Command::DepositAddress => {
+            let data = client
+                .send(
+                    Method::GET,
+                    "/api/v1/gasbank/deposit-address",
+                    None,
+                    true,
+                    &[],
+                )
+                .await?;
+            print(&data, &|d| {
+                println!("{}", d["address"].as_str().unwrap_or("?"))
+            });
+        }
+        Command::Deposit {
+            user_id,
+            tx_hash,
+            admin_token,
+        } => {
+            let data = client
+                .send(
+                    Method::POST,
+                    "/api/v1/admin/deposits",
+                    Some(json!({"user_id": user_id, "tx_hash": tx_hash})),
+                    false,
+                    &[("X-Admin-Token", &admin_token)],
+                )
+                .await?;
+            print(&data, &|d| {
+                for e in d["credited"].as_array().into_iter().flatten() {
+                    println!(
+                        "credited {} to {} ({})",
+                        gas(&e["amount"]),
+                        e["account_id"].as_str().unwrap_or(""),
+                        e["reference_id"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        Command::Withdraw {
+            address,
+            amount,
+            reference: r,
+            wait,
+        } => {
+            neosl_neo::Address::parse(&address).context("not a Neo address")?;
+            let body = json!({"to_address": address, "amount": amount.to_string(), "reference": reference(r), "wait": wait});
+            let data = client
+                .send(
+                    Method::POST,
+                    "/api/v1/gasbank/withdraw",
+                    Some(body),
+                    true,
+                    &[],
+                )
+                .await?;
+            print(&data, &|d| {
+                println!(
+                    "withdrawal {}: {} (tx {})",
+                    d["reference_id"].as_str().unwrap_or(""),
+                    d["state"].as_str().unwrap_or(""),
+                    d["tx_hash"].as_str().unwrap_or("-")
+                )
+            });
+        }
+        Command::PayContract {
+            contract,
+            amount,
+            reference: r,
+        } => {
+            let body = json!({"contract": contract, "amount": amount.to_string(), "reference": reference(r)});
+            let data = client
+                .send(
+                    Method::POST,
+                    "/api/v1/gasbank/pay-contract",
+                    Some(body),
+                    true,
+                    &[],
+                )
+                .await?;
+            print(&data, &|d| {
+                println!(
+                    "paid {} for {}",
+                    gas(&d["credit"]["amount"]),
+                    d["credit"]["account_id"].as_str().unwrap_or("")
+                )
+            });
+        }
+        Command::PayUser {
+            user_id,
+            amount,
+            reference: r,
+        } => {
+            let body = json!({"user_id": user_id, "amount": amount.to_string(), "reference": reference(r)});
+            let data = client
+                .send(
+                    Method::POST,
+                    "/api/v1/gasbank/pay-user",
+                    Some(body),
+                    true,
+                    &[],
+                )
+                .await?;
+            print(&data, &|d| {
+                println!(
+                    "paid {} for {}",
+                    gas(&d["credit"]["amount"]),
+                    d["credit"]["account_id"].as_str().unwrap_or("")
+                )
+            });
+        }
+        Command::Vrf { command } => match command {
+            VrfCommand::Random { seed, words } => {
+                let data = client
+                    .send(
+                        Method::POST,
+                        "/vrf/random",
+                        Some(json!({"seed": seed, "num_words": words})),
+                        true,
+                        &[],
+                    )
+                    .await?;
+                print(&data, &|d| {
+                    for w in d["random_words"].as_array().into_iter().flatten() {
+                        println!("{}", w.as_str().unwrap_or(""));
+                    }
+                    println!("proof:      {}", d["proof"].as_str().unwrap_or(""));
+                    println!("public key: {}", d["public_key"].as_str().unwrap_or(""));
+                    println!("fee:        {}", gas(&d["fee"]["amount"]));
+                });
+            }
+            VrfCommand::Verify {
+                seed,
+                proof,
+                public_key,
+                words,
+            } => {
+                let public_key = match public_key {
+                    Some(k) => k,
+                    None => client
+                        .send(Method::GET, "/vrf/public-key", None, false, &[])
+                        .await?["public_key"]
+                        .as_str()
+                        .context("no public key")?
+                        .to_owned(),
+                };
+                let key = neosl_crypto::PublicKey::from_slice(
+                    &hex::decode(&public_key).context("public key hex")?,
+                )
+                .context("public key")?;
+                let proof = hex::decode(proof.trim_start_matches("0x")).context("proof hex")?;
+                let seed = hex::decode(seed.trim_start_matches("0x")).context("seed hex")?;
+                let words: Vec<[u8; 32]> = words
+                    .iter()
+                    .map(|w| {
+                        hex::decode(w.trim_start_matches("0x"))
+                            .ok()
+                            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                            .context("each word is 32 bytes hex")
+                    })
+                    .collect::<Result<_>>()?;
+                let beta = neosl_crypto::vrf::verify_random_words(&key, &seed, &proof, &words)
+                    .context("malformed proof")?;
+                let data = json!({ "valid": beta.is_some(), "output": beta.map(hex::encode) });
+                print(&data, &|d| {
+                    if d["valid"] == true {
+                        println!("VALID (output {})", d["output"].as_str().unwrap_or(""));
+                    } else {
+                        println!("INVALID");
+                    }
+                });
+                if beta.is_none() {
+                    bail!("verification failed");
+                }
+            }
+        },
+    }
+    Ok(())
+}
