@@ -49,6 +49,59 @@ impl Default for GatewayConfig {
     }
 }
 
+impl GatewayConfig {
+    /// The defaults with the overrides of `settings`; unknown names and impossible values are
+    /// refused so a typo in the file cannot silently leave a default in place.
+    pub fn from_settings(
+        settings: &neosl_runtime::config::GatewaySettings,
+    ) -> Result<Self, String> {
+        let mut config = Self::default();
+        for (name, setting) in &settings.rate_limits {
+            if !(setting.per_second.is_finite() && setting.per_second > 0.0) || setting.burst == 0 {
+                return Err(format!(
+                    "gateway.rate_limits.{name}: per_second must be > 0 and burst >= 1"
+                ));
+            }
+            let rate = Rate {
+                per_second: setting.per_second,
+                burst: setting.burst,
+            };
+            match name.as_str() {
+                "auth" => config.limits.auth = rate,
+                "api" => config.limits.api = rate,
+                "money" => config.limits.money = rate,
+                route if route.starts_with('/') => {
+                    config.limits.routes.insert(route.to_owned(), rate);
+                }
+                other => {
+                    return Err(format!(
+                        "gateway.rate_limits: unknown class {other:?} (auth, api, money, or a route such as \"/vrf/random\")"
+                    ));
+                }
+            }
+        }
+        for (name, &fee) in &settings.fees {
+            if fee < 0 {
+                return Err(format!("gateway.fees.{name}: must not be negative"));
+            }
+            let slot = match name.as_str() {
+                "vrf" => &mut config.fees.vrf,
+                "automation" => &mut config.fees.automation,
+                "datafeeds" => &mut config.fees.datafeeds,
+                "mixer_base" => &mut config.fees.mixer_base,
+                "mixer_basis_points" if fee <= 10_000 => &mut config.fees.mixer_basis_points,
+                "mixer_basis_points" => {
+                    return Err("gateway.fees.mixer_basis_points: at most 10000 (100 %)".into());
+                }
+                "confidential" => &mut config.fees.confidential,
+                other => return Err(format!("gateway.fees: unknown service {other:?}")),
+            };
+            *slot = fee;
+        }
+        Ok(config)
+    }
+}
+
 /// The gateway's state.
 pub struct Gateway {
     store: GatewayStore,
@@ -284,6 +337,14 @@ impl FromRequestParts<Arc<Gateway>> for Principal {
             }
         };
         gw.limit(&principal.bucket("api"), gw.config.limits.api)?;
+        if let Some(route) = parts.extensions.get::<axum::extract::MatchedPath>()
+            && let Some(rate) = gw.config.limits.routes.get(route.as_str())
+        {
+            gw.limit(
+                &principal.bucket(&format!("route:{}", route.as_str())),
+                *rate,
+            )?;
+        }
         Ok(principal)
     }
 }

@@ -23,6 +23,9 @@ pub struct RateLimits {
     pub api: Rate,
     /// Calls that move money (sponsorships, withdrawals), per user or API key.
     pub money: Rate,
+    /// Per-route limits on top of the class limits, keyed by the route as registered
+    /// (`/vrf/random`, `/api/v1/api-keys/{id}`), per user or API key.
+    pub routes: HashMap<String, Rate>,
 }
 
 impl Default for RateLimits {
@@ -40,6 +43,7 @@ impl Default for RateLimits {
                 per_second: 2.0,
                 burst: 10,
             },
+            routes: HashMap::new(),
         }
     }
 }

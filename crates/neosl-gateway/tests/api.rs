@@ -74,6 +74,7 @@ fn generous() -> RateLimits {
         auth: r,
         api: r,
         money: r,
+        routes: Default::default(),
     }
 }
 
@@ -477,6 +478,7 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
             per_second: 1.0,
             burst: 1,
         },
+        routes: Default::default(),
     };
     let api = api(limits).await;
     let access = api.register("limited@example.org").await["access_token"]
@@ -523,6 +525,75 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
         StatusCode::OK,
         "refilled at the configured rate"
     );
+}
+
+#[tokio::test]
+async fn a_route_limit_from_settings_applies_to_that_route_only() {
+    let settings: neosl_runtime::config::Settings = toml::from_str(
+        r#"
+        [gateway.rate_limits]
+        api = { per_second = 1000.0, burst = 1000 }
+        auth = { per_second = 1000.0, burst = 1000 }
+        "/api/v1/gasbank/balance" = { per_second = 1.0, burst = 2 }
+        [gateway.fees]
+        vrf = 250000
+        "#,
+    )
+    .expect("parses");
+    let config = GatewayConfig::from_settings(&settings.gateway).expect("valid");
+    assert_eq!(config.fees.vrf, 250_000);
+    let api = api(config.limits).await;
+    let token = api.register("route@example.org").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(
+            api.call("GET", "/api/v1/gasbank/balance", Some(&token), None)
+                .await,
+        );
+    }
+    assert_eq!(codes[0].0, StatusCode::OK);
+    assert_eq!(codes[1].0, StatusCode::OK);
+    assert_eq!(codes[2].0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(codes[2].1["code"], "rate_limited");
+    assert_eq!(
+        codes[2].2.as_deref(),
+        Some("1"),
+        "Retry-After at 1 per second"
+    );
+    // Other routes keep the class limit.
+    for _ in 0..10 {
+        assert_eq!(
+            api.call("GET", "/api/v1/me", Some(&token), None).await.0,
+            StatusCode::OK
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        api.call("GET", "/api/v1/gasbank/balance", Some(&token), None)
+            .await
+            .0,
+        StatusCode::OK,
+        "refilled at the configured rate"
+    );
+
+    // Typos and impossible values are refused, not ignored.
+    for bad in [
+        "[gateway.rate_limits]\napi_typo = { per_second = 1.0, burst = 1 }",
+        "[gateway.rate_limits]\napi = { per_second = 0.0, burst = 1 }",
+        "[gateway.rate_limits]\napi = { per_second = 1.0, burst = 0 }",
+        "[gateway.fees]\nvrff = 1",
+        "[gateway.fees]\nvrf = -1",
+        "[gateway.fees]\nmixer_basis_points = 10001",
+    ] {
+        let settings: neosl_runtime::config::Settings = toml::from_str(bad).expect("parses");
+        assert!(
+            GatewayConfig::from_settings(&settings.gateway).is_err(),
+            "{bad}"
+        );
+    }
 }
 
 #[tokio::test]

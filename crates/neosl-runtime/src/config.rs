@@ -44,6 +44,30 @@ pub struct Settings {
     /// A directory written by `neosl dev-certs` (`ca.pem`, `<service>.pem`,
     /// `<service>-key.pem`): serve every service over mutual TLS without MarbleRun.
     pub tls_dir: Option<PathBuf>,
+    /// Gateway settings: rate limits and fees.
+    pub gateway: GatewaySettings,
+}
+
+/// Gateway settings (`[gateway]` in the file). Names are checked when the gateway starts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Rate limits by class (`auth`, `api`, `money`) or by route as registered
+    /// (`"/vrf/random"`); route limits apply on top of the class limits.
+    pub rate_limits: BTreeMap<String, RateSetting>,
+    /// Fee overrides in 10⁻⁸ GAS by service: `vrf`, `automation`, `datafeeds`, `mixer_base`,
+    /// `mixer_basis_points`, `confidential`.
+    pub fees: BTreeMap<String, i64>,
+}
+
+/// A token-bucket rate.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateSetting {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// Requests allowed at once.
+    pub burst: u32,
 }
 
 /// AccountPool settings.
@@ -100,6 +124,7 @@ impl Default for Settings {
             network_magic: None,
             accountpool: PoolSettings::default(),
             tls_dir: None,
+            gateway: GatewaySettings::default(),
         }
     }
 }

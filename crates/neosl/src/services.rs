@@ -228,7 +228,8 @@ pub async fn start(
                 store,
                 bank.clone(),
                 key,
-                neosl_gateway::GatewayConfig::default(),
+                neosl_gateway::GatewayConfig::from_settings(&settings.gateway)
+                    .map_err(|e| anyhow::anyhow!("settings: {e}"))?,
             )
             .with_deposits(deposits.clone());
             let mut tasks = vec![];

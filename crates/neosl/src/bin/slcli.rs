@@ -372,7 +372,7 @@ async fn run(cli: Cli) -> Result<()> {
                     .send(Method::GET, "/api/v1/api-keys", None, true, &[])
                     .await?;
                 print(&data, &|d| {
-                    println!("{:<38} {:<16} {:<14} {}", "ID", "NAME", "PREFIX", "STATE");
+                    println!("{:<38} {:<16} {:<14} STATE", "ID", "NAME", "PREFIX");
                     for k in d["keys"].as_array().into_iter().flatten() {
                         let state = if k["revoked_at"].is_null() {
                             "active"
@@ -423,8 +423,8 @@ async fn run(cli: Cli) -> Result<()> {
                 .await?;
             print(&data, &|d| {
                 println!(
-                    "{:<8} {:<15} {:>20} {:>20}  {}",
-                    "ID", "TYPE", "AMOUNT", "BALANCE AFTER", "REFERENCE"
+                    "{:<8} {:<15} {:>20} {:>20}  REFERENCE",
+                    "ID", "TYPE", "AMOUNT", "BALANCE AFTER"
                 );
                 for t in d["transactions"].as_array().into_iter().flatten() {
                     println!(
