@@ -293,12 +293,17 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(32))]
         #[test]
-        fn prove_verify_round_trip_and_tampering_fails(seed in any::<[u8; 32]>(), alpha in any::<Vec<u8>>(), byte in 0usize..81) {
+        fn prove_verify_round_trip_and_any_change_fails(seed in any::<[u8; 32]>(), alpha in any::<Vec<u8>>(), byte in 0usize..81) {
             let Ok(key) = SecretKey::from_bytes(&seed) else { return Ok(()); };
             let public = key.public_key();
             let proof = prove(&key, &alpha);
             let beta = verify(&public, &alpha, &proof).expect("well-formed");
             prop_assert_eq!(beta, Some(proof_to_hash(&proof).expect("hash")));
+            let words = random_words(&proof_to_hash(&proof).expect("hash"), 4);
+            prop_assert_eq!(verify_random_words(&public, &alpha, &proof, &words).expect("well-formed"), beta);
+            let mut changed_word = words.clone();
+            changed_word[byte % 4][byte % 32] ^= 0x80;
+            prop_assert_eq!(verify_random_words(&public, &alpha, &proof, &changed_word).expect("well-formed"), None);
             let mut other_alpha = alpha.clone();
             other_alpha.push(1);
             prop_assert_eq!(verify(&public, &other_alpha, &proof).expect("well-formed"), None);
