@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use neosl_crypto::SecretBytes;
 use neosl_gasbank::deposits::Deposits;
@@ -373,7 +373,28 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/vrf/verify", post(vrf_public))
         .route("/vrf/random", post(vrf_paid))
         .route("/vrf/requests", get(vrf_user))
+        .route("/mixer/{*rest}", any(not_deployed))
+        .route("/datafeeds/{*rest}", any(not_deployed))
+        .route("/automation/{*rest}", any(not_deployed))
+        .route("/confidential/{*rest}", any(not_deployed))
         .with_state(gateway)
+}
+
+/// The public prefix of a service that this platform build does not run yet: a clear 503
+/// rather than a 404 that reads like a typo.
+async fn not_deployed(uri: axum::http::Uri) -> GwError {
+    let service = uri
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    ApiError::detailed(
+        ErrorCode::Unavailable,
+        "service_not_deployed",
+        format!("the {service} service is not deployed on this gateway"),
+    )
+    .into()
 }
 
 #[derive(Serialize)]

@@ -324,5 +324,21 @@ async fn vrf_through_the_gateway_charges_exactly_once() {
         .0,
         StatusCode::NOT_FOUND
     );
+    // Prefixes of services this build does not run answer a clear 503.
+    for path in [
+        "/mixer/request",
+        "/datafeeds/prices/NEO",
+        "/automation/triggers",
+    ] {
+        let (status, answer) = call(&s.app, "GET", path, Some(&token), None).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("service_not_deployed")
+            ),
+            "{path}"
+        );
+    }
     assert!(s.bank.check_invariants().await.expect("check").is_empty());
 }
