@@ -28,16 +28,20 @@ struct Api {
 }
 
 async fn api(limits: RateLimits) -> Api {
+    api_with(GatewayConfig {
+        limits,
+        ..GatewayConfig::default()
+    })
+    .await
+}
+
+async fn api_with(config: GatewayConfig) -> Api {
     let dir = TempDir::new("neosl-gateway").expect("temp dir");
     let db = Database::connect(&format!("sqlite://{}", dir.path().join("gw.db").display()))
         .await
         .expect("db");
     let store = GatewayStore::open(db.clone()).await.expect("migrate");
     let bank = GasBank::open(db).await.expect("migrate");
-    let config = GatewayConfig {
-        limits,
-        ..GatewayConfig::default()
-    };
     let deposits = neosl_gasbank::deposits::Deposits::new(
         bank.clone(),
         neosl_crypto::MasterKey::new(SecretBytes::from_slice(&[3; 32])).expect("key"),
@@ -594,6 +598,42 @@ async fn a_route_limit_from_settings_applies_to_that_route_only() {
             "{bad}"
         );
     }
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refused_and_the_session_can_refresh() {
+    let api = api_with(GatewayConfig {
+        access_ttl: Duration::from_secs(1),
+        limits: generous(),
+        ..GatewayConfig::default()
+    })
+    .await;
+    let tokens = api.register("expiry@example.org").await;
+    let access = tokens["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        api.call("GET", "/api/v1/me", Some(&access), None).await.0,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (status, body, _) = api.call("GET", "/api/v1/me", Some(&access), None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+    );
+    let (status, refreshed, _) = api
+        .call(
+            "POST",
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": tokens["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let fresh = refreshed["data"]["access_token"].as_str().expect("token");
+    assert_eq!(
+        api.call("GET", "/api/v1/me", Some(fresh), None).await.0,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
