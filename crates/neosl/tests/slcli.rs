@@ -241,34 +241,46 @@ async fn register_deposit_withdraw_and_pay_through_slcli() {
     let proof = random["proof"].as_str().expect("proof");
     let public_key = random["public_key"].as_str().expect("key");
     let joined = words.join(",");
-    let verified = alice.json(&[
-        "vrf",
-        "verify",
-        "--seed",
-        "c0ffee",
-        "--proof",
-        proof,
-        "--public-key",
-        public_key,
-        "--words",
-        &joined,
-    ]);
+    let verify_args = |seed: &'static str| {
+        [
+            "vrf",
+            "verify",
+            "--seed",
+            seed,
+            "--proof",
+            proof,
+            "--public-key",
+            public_key,
+            "--words",
+            joined.as_str(),
+        ]
+    };
+    let verified = alice.json(&verify_args("c0ffee"));
     assert_eq!(verified["valid"], true);
-    let tampered = alice.output(&[
-        "vrf",
-        "verify",
-        "--seed",
-        "c0ffef",
-        "--proof",
-        proof,
-        "--public-key",
-        public_key,
-        "--words",
-        &joined,
-    ]);
+    let tampered = alice.output(&verify_args("c0ffef"));
     assert!(!tampered.status.success(), "a changed seed fails");
     assert_eq!(String::from_utf8_lossy(&tampered.stdout).trim(), "INVALID");
     assert!(String::from_utf8_lossy(&tampered.stderr).contains("verification failed"));
+
+    // Sponsorship and API keys, as a script would use them.
+    let before = alice.balance();
+    alice.json(&["pay-user", &bob_id, "1000", "--reference", "gift-1"]);
+    alice.json(&["pay-user", &bob_id, "1000", "--reference", "gift-1"]);
+    assert_eq!(bob.balance(), 1000, "a replayed reference pays once");
+    let contract = "0x0123456789abcdef0123456789abcdef01234567";
+    let paid = alice.json(&["pay-contract", contract, "500"]);
+    assert_eq!(paid["credit"]["amount"], 500, "{paid}");
+    assert_eq!(alice.balance(), before - 1500);
+    let created = alice.json(&["api-key", "create", "ci"]);
+    let key = created["key"].as_str().expect("key").to_owned();
+    let key_id = created["info"]["id"].as_str().expect("id").to_owned();
+    let by_key = alice.json(&["--api-key", &key, "balance"]);
+    assert_eq!(by_key["balance"], before - 1500);
+    let listed = alice.output(&["api-key", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&key_id));
+    alice.json(&["api-key", "revoke", &key_id]);
+    let revoked = alice.failure(&["--api-key", &key, "balance"]);
+    assert!(revoked.contains("HTTP 401"), "{revoked}");
 
     // Clear errors, not panics.
     let bad = alice.failure(&["withdraw", "not-an-address", "1"]);

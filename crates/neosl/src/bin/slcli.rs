@@ -273,6 +273,23 @@ impl Client {
     }
 }
 
+/// `pay-contract` / `pay-user`: the same answer, a credit to the sponsored account.
+async fn sponsor(client: &Client, json_out: bool, path: &str, body: Value) -> Result<()> {
+    let data = client
+        .send(reqwest::Method::POST, path, Some(body), true, &[])
+        .await?;
+    if json_out {
+        println!("{data:#}");
+    } else {
+        println!(
+            "paid {} for {}",
+            gas(&data["credit"]["amount"]),
+            data["credit"]["account_id"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
 fn gas(units: &Value) -> String {
     let n = units.as_i64().unwrap_or(0);
     format!("{}.{:08} GAS", n / 100_000_000, (n % 100_000_000).abs())
@@ -520,22 +537,7 @@ async fn run(cli: Cli) -> Result<()> {
             reference: r,
         } => {
             let body = json!({"contract": contract, "amount": amount.to_string(), "reference": reference(r)});
-            let data = client
-                .send(
-                    Method::POST,
-                    "/api/v1/gasbank/pay-contract",
-                    Some(body),
-                    true,
-                    &[],
-                )
-                .await?;
-            print(&data, &|d| {
-                println!(
-                    "paid {} for {}",
-                    gas(&d["credit"]["amount"]),
-                    d["credit"]["account_id"].as_str().unwrap_or("")
-                )
-            });
+            sponsor(&client, cli.json, "/api/v1/gasbank/pay-contract", body).await?;
         }
         Command::PayUser {
             user_id,
@@ -543,22 +545,7 @@ async fn run(cli: Cli) -> Result<()> {
             reference: r,
         } => {
             let body = json!({"user_id": user_id, "amount": amount.to_string(), "reference": reference(r)});
-            let data = client
-                .send(
-                    Method::POST,
-                    "/api/v1/gasbank/pay-user",
-                    Some(body),
-                    true,
-                    &[],
-                )
-                .await?;
-            print(&data, &|d| {
-                println!(
-                    "paid {} for {}",
-                    gas(&d["credit"]["amount"]),
-                    d["credit"]["account_id"].as_str().unwrap_or("")
-                )
-            });
+            sponsor(&client, cli.json, "/api/v1/gasbank/pay-user", body).await?;
         }
         Command::Vrf { command } => match command {
             VrfCommand::Random { seed, words } => {
