@@ -236,7 +236,7 @@ async fn register_deposit_withdraw_and_pay_through_slcli() {
     for kind in ["deposit", "withdraw", "service_fee"] {
         assert!(table.contains(kind), "{kind} in the table:\n{table}");
     }
-    assert!(table.contains("0.00100000 GAS"), "{table}");
+    assert!(table.contains("-0.00100000 GAS"), "{table}");
 
     let proof = random["proof"].as_str().expect("proof");
     let public_key = random["public_key"].as_str().expect("key");

@@ -290,9 +290,15 @@ async fn sponsor(client: &Client, json_out: bool, path: &str, body: Value) -> Re
     Ok(())
 }
 
+/// 10⁻⁸ GAS units as GAS, exactly (integers only; the sign kept below one GAS).
 fn gas(units: &Value) -> String {
-    let n = units.as_i64().unwrap_or(0);
-    format!("{}.{:08} GAS", n / 100_000_000, (n % 100_000_000).abs())
+    let n = units
+        .as_i64()
+        .or_else(|| units.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(0);
+    let sign = if n < 0 { "-" } else { "" };
+    let n = n.unsigned_abs();
+    format!("{sign}{}.{:08} GAS", n / 100_000_000, n % 100_000_000)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -614,4 +620,19 @@ async fn run(cli: Cli) -> Result<()> {
         },
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gas;
+    use serde_json::json;
+
+    #[test]
+    fn gas_amounts_print_exactly_with_their_sign() {
+        assert_eq!(gas(&json!(0)), "0.00000000 GAS");
+        assert_eq!(gas(&json!(-100_000)), "-0.00100000 GAS");
+        assert_eq!(gas(&json!(1_250_000_000)), "12.50000000 GAS");
+        assert_eq!(gas(&json!("-150000000")), "-1.50000000 GAS");
+        assert_eq!(gas(&json!(i64::MIN)), "-92233720368.54775808 GAS");
+    }
 }
