@@ -9,7 +9,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, Request};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower::ServiceExt as _;
@@ -84,71 +84,18 @@ impl ServiceTransport {
             }
             None => None,
         };
-        let (status, bytes) = match self {
-            Self::InProcess { router, caller } => {
-                let mut request = Request::builder().method(method).uri(path);
-                if payload.is_some() {
-                    request = request.header("content-type", "application/json");
-                }
-                let mut request = request
-                    .body(payload.map(Body::from).unwrap_or_else(Body::empty))
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-                request
-                    .extensions_mut()
-                    .insert(PeerIdentity(caller.clone()));
-                let response = router
-                    .clone()
-                    .oneshot(request)
-                    .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-                let status = response.status();
-                let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
-                    .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-                (status, bytes.to_vec())
-            }
-            Self::Http {
-                base_url,
-                client,
-                caller,
-            } => {
-                let url = format!("{}{path}", base_url.trim_end_matches('/'));
-                let mut request = client
-                    .request(
-                        reqwest::Method::from_bytes(method.as_str().as_bytes())
-                            .map_err(|e| TransportError::Unreachable(e.to_string()))?,
-                        url,
-                    )
-                    .header(SERVICE_ID_HEADER, caller);
-                if let Some(p) = payload {
-                    request = request.header("content-type", "application/json").body(p);
-                }
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-                let status = StatusCode::from_u16(response.status().as_u16())
-                    .unwrap_or(StatusCode::BAD_GATEWAY);
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
-                (status, bytes.to_vec())
-            }
-        };
-        if !status.is_success() {
+        let (status, bytes) = self.exchange(method, path, &[], payload).await?;
+        if !(200..300).contains(&status) {
             let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             return Err(TransportError::Api {
-                status: status.as_u16(),
+                status,
                 code: value["code"].as_str().unwrap_or("unknown").to_owned(),
                 message: value["error"].as_str().unwrap_or_default().to_owned(),
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode(e.to_string()))
     }
-}
 
-impl ServiceTransport {
     /// Forwards a request as is (the gateway's proxy): `path` includes any query string;
     /// `headers` are added. Answers the status and body, whatever the status.
     pub async fn forward(
@@ -158,18 +105,31 @@ impl ServiceTransport {
         headers: &[(&str, String)],
         body: Vec<u8>,
     ) -> Result<(u16, Vec<u8>), TransportError> {
+        self.exchange(method, path, headers, Some(body)).await
+    }
+
+    /// One request, in-process or over HTTP, with the caller's identity attached the way each
+    /// transport carries it; a JSON body when there is one. Answers the status and body.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), TransportError> {
+        let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable(e.to_string());
         match self {
             Self::InProcess { router, caller } => {
-                let mut request = Request::builder()
-                    .method(method)
-                    .uri(path)
-                    .header("content-type", "application/json");
+                let mut request = Request::builder().method(method).uri(path);
+                if body.is_some() {
+                    request = request.header("content-type", "application/json");
+                }
                 for (k, v) in headers {
                     request = request.header(*k, v);
                 }
                 let mut request = request
-                    .body(Body::from(body))
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                    .body(body.map(Body::from).unwrap_or_else(Body::empty))
+                    .map_err(|e| unreachable(&e))?;
                 request
                     .extensions_mut()
                     .insert(PeerIdentity(caller.clone()));
@@ -177,11 +137,11 @@ impl ServiceTransport {
                     .clone()
                     .oneshot(request)
                     .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                    .map_err(|e| unreachable(&e))?;
                 let status = response.status().as_u16();
                 let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
                     .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                    .map_err(|e| unreachable(&e))?;
                 Ok((status, bytes.to_vec()))
             }
             Self::Http {
@@ -191,24 +151,19 @@ impl ServiceTransport {
             } => {
                 let url = format!("{}{path}", base_url.trim_end_matches('/'));
                 let method = reqwest::Method::from_bytes(method.as_str().as_bytes())
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                    .map_err(|e| unreachable(&e))?;
                 let mut request = client
                     .request(method, url)
-                    .header(SERVICE_ID_HEADER, caller)
-                    .header("content-type", "application/json");
+                    .header(SERVICE_ID_HEADER, caller);
                 for (k, v) in headers {
                     request = request.header(*k, v);
                 }
-                let response = request
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                if let Some(b) = body {
+                    request = request.header("content-type", "application/json").body(b);
+                }
+                let response = request.send().await.map_err(|e| unreachable(&e))?;
                 let status = response.status().as_u16();
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| TransportError::Unreachable(e.to_string()))?;
+                let bytes = response.bytes().await.map_err(|e| unreachable(&e))?;
                 Ok((status, bytes.to_vec()))
             }
         }
