@@ -53,7 +53,8 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
     /// Rate limits by class (`auth`, `api`, `money`) or by route as registered
-    /// (`"/vrf/random"`); route limits apply on top of the class limits.
+    /// (`"/vrf/random"`); route limits apply on top of the class limits, per user or API key,
+    /// so only to routes that need sign-in (logins are limited per identity by `auth`).
     pub rate_limits: BTreeMap<String, RateSetting>,
     /// Fee overrides in 10⁻⁸ GAS by service: `vrf`, `automation`, `datafeeds`, `mixer_base`,
     /// `mixer_basis_points`, `confidential`.

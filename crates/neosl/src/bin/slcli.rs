@@ -273,6 +273,16 @@ impl Client {
     }
 }
 
+/// `register` / `login`: e-mail + password in, a session saved for the next commands.
+async fn start_session(client: &Client, path: &str, email: &str) -> Result<Value> {
+    let body = json!({"email": email, "password": password()?});
+    let data = client
+        .send(reqwest::Method::POST, path, Some(body), false, &[])
+        .await?;
+    save_session(&data)?;
+    Ok(data)
+}
+
 /// `pay-contract` / `pay-user`: the same answer, a credit to the sponsored account.
 async fn sponsor(client: &Client, json_out: bool, path: &str, body: Value) -> Result<()> {
     let data = client
@@ -330,16 +340,7 @@ async fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Register { email } => {
-            let data = client
-                .send(
-                    Method::POST,
-                    "/api/v1/auth/register",
-                    Some(json!({"email": email, "password": password()?})),
-                    false,
-                    &[],
-                )
-                .await?;
-            save_session(&data)?;
+            let data = start_session(&client, "/api/v1/auth/register", &email).await?;
             print(&data, &|d| {
                 println!(
                     "registered; user id {} (session saved to {})",
@@ -349,16 +350,7 @@ async fn run(cli: Cli) -> Result<()> {
             });
         }
         Command::Login { email } => {
-            let data = client
-                .send(
-                    Method::POST,
-                    "/api/v1/auth/login",
-                    Some(json!({"email": email, "password": password()?})),
-                    false,
-                    &[],
-                )
-                .await?;
-            save_session(&data)?;
+            let data = start_session(&client, "/api/v1/auth/login", &email).await?;
             print(&data, &|d| {
                 println!(
                     "signed in as {} (session saved)",
