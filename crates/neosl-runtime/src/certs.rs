@@ -1,6 +1,6 @@
 //! A local certificate authority and per-service certificates for testing mutual TLS without
-//! MarbleRun (`neosl dev-certs`). Each service certificate names the service in its DNS SAN and
-//! CN, which is how peers identify it; it is valid for both server and client authentication.
+//! MarbleRun (`neosl dev-certs`). Each service certificate names the service in its first DNS SAN
+//! (then `localhost`, as MarbleRun does) and CN, which is how peers identify it; it is valid for both server and client authentication.
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
@@ -86,10 +86,12 @@ impl DevCa {
         &self.key_pem
     }
 
-    /// Issues a certificate for service `name` (DNS SAN and CN = `name`).
+    /// Issues a certificate for service `name` (DNS SANs `name` and `localhost`, as MarbleRun
+    /// issues them, so one-service-per-process set-ups on one machine can dial `localhost`; CN =
+    /// `name`). Identity is the first SAN other than `localhost`.
     pub fn issue(&self, name: &str, validity: Validity) -> Result<PemPair, rcgen::Error> {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec![name.to_owned()])?;
+        let mut params = CertificateParams::new(vec![name.to_owned(), "localhost".to_owned()])?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, name);
         params.distinguished_name = dn;

@@ -148,11 +148,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut background = Vec::new();
     let mut built = std::collections::HashMap::new();
     for service in &selected {
-        let tls = match (&marble_tls, &settings.tls_dir) {
-            (Some(m), _) => Some(m.server_config()?),
-            (None, Some(dir)) => Some(load_tls_dir(dir, service.name)?.server_config()?),
-            (None, None) => None,
+        // This service's certificate: MarbleRun's, else the one `--tls-dir` holds for it. It
+        // serves, and it is also the client certificate for calls to other services.
+        let dir_material = match (&marble_tls, &settings.tls_dir) {
+            (None, Some(dir)) => Some(load_tls_dir(dir, service.name)?),
+            _ => None,
         };
+        let material = marble_tls.as_ref().or(dir_material.as_ref());
+        let tls = material.map(TlsMaterial::server_config).transpose()?;
         if mode == RuntimeMode::Enclave && tls.is_none() {
             bail!(
                 "enclave mode needs mutual TLS: MarbleRun's certificates (MARBLE_PREDEFINED_*) are missing"
@@ -174,7 +177,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             mode,
             stopped.clone(),
             &built,
-            marble_tls.as_ref(),
+            material,
         )
         .await?;
         background.extend(started.tasks);

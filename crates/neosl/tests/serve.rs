@@ -254,3 +254,66 @@ fn dev_certs_enable_mutual_tls_for_every_service() {
     );
     running.stop();
 }
+
+#[test]
+fn the_gateway_reaches_a_vrf_service_in_another_process_over_mutual_tls() {
+    let dir = TempDir::new("neosl-split").expect("temp dir");
+    let tls_dir = dir.path().join("tls");
+    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
+        .args(["dev-certs", "--out"])
+        .arg(&tls_dir)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let tls_arg = tls_dir.to_str().expect("utf-8");
+    let vrf_dir = TempDir::new("neosl-split-vrf").expect("temp dir");
+    let vrf = serve(
+        &vrf_dir,
+        &["--service", "vrf", "--tls-dir", tls_arg],
+        &[("VRF_PRIVATE_KEY", VRF_KEY_HEX)],
+    )
+    .expect("vrf starts");
+    let vrf_url = vrf.urls["vrf"].replace("127.0.0.1", "localhost");
+    let gateway = serve(
+        &dir,
+        &["--service", "gateway", "--tls-dir", tls_arg],
+        &[("NEOSL_VRF_URL", vrf_url.as_str())],
+    )
+    .expect("gateway starts");
+    // With `--tls-dir` the gateway too serves mutual TLS: call it with a certificate of the CA.
+    let read = |f: &str| std::fs::read_to_string(tls_dir.join(f)).expect("pem");
+    let client_material = neosl_runtime::tls::TlsMaterial::from_pem(
+        &read("gateway.pem"),
+        &read("gateway-key.pem"),
+        &read("ca.pem"),
+    )
+    .expect("material");
+    let gateway_url = gateway.urls["gateway"].replace("127.0.0.1", "localhost");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let answer: Value = rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(client_material.client_config().expect("config"))
+            .build()
+            .expect("client");
+        client
+            .get(format!("{gateway_url}/vrf/public-key"))
+            .send()
+            .await
+            .expect("reachable")
+            .json()
+            .await
+            .expect("json")
+    });
+    if answer["success"] != true {
+        // The logs say why (a refused handshake names the side that refused).
+        let log = gateway.stop();
+        let vrf_log = vrf.stop();
+        panic!("{answer}\n--- gateway log:\n{log}\n--- vrf log:\n{vrf_log}");
+    }
+    assert_eq!(answer["data"]["public_key"], VRF_PUBLIC, "{answer}");
+    gateway.stop();
+    vrf.stop();
+}
