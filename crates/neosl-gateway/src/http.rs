@@ -22,8 +22,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use crate::auth::{self, Claims};
+use crate::guard::{Client, PasswordGate, Scopes, check_password, normalise_email};
 use crate::limit::{Limiter, Rate, RateLimits};
-use crate::store::GatewayStore;
+use crate::store::{GatewayStore, NewApiKey, Refresh};
 
 /// Gateway settings.
 #[derive(Debug, Clone)]
@@ -36,6 +37,12 @@ pub struct GatewayConfig {
     pub limits: RateLimits,
     /// The fee schedule.
     pub fees: FeeSchedule,
+    /// Password hashes at once (default: the cores).
+    pub password_hash_concurrency: usize,
+    /// Password checks allowed to wait (default 32); beyond, `503 auth_busy`.
+    pub password_hash_queue: usize,
+    /// Live API keys per user (default 25).
+    pub max_api_keys: u32,
 }
 
 impl Default for GatewayConfig {
@@ -45,6 +52,9 @@ impl Default for GatewayConfig {
             session_ttl: Duration::from_secs(30 * 24 * 3600),
             limits: RateLimits::default(),
             fees: FeeSchedule::default(),
+            password_hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            password_hash_queue: 32,
+            max_api_keys: 25,
         }
     }
 }
@@ -68,6 +78,7 @@ impl GatewayConfig {
             };
             match name.as_str() {
                 "auth" => config.limits.auth = rate,
+                "auth_client" => config.limits.auth_client = rate,
                 "api" => config.limits.api = rate,
                 "money" => config.limits.money = rate,
                 route if route.starts_with('/') => {
@@ -75,7 +86,7 @@ impl GatewayConfig {
                 }
                 other => {
                     return Err(format!(
-                        "gateway.rate_limits: unknown class {other:?} (auth, api, money, or a route such as \"/vrf/random\")"
+                        "gateway.rate_limits: unknown class {other:?} (auth, auth_client, api, money, or a route such as \"/vrf/random\")"
                     ));
                 }
             }
@@ -98,6 +109,18 @@ impl GatewayConfig {
             };
             *slot = fee;
         }
+        if let Some(n) = settings.password_hash_concurrency {
+            if n == 0 {
+                return Err("gateway.password_hash_concurrency: at least 1".into());
+            }
+            config.password_hash_concurrency = n;
+        }
+        if let Some(n) = settings.password_hash_queue {
+            config.password_hash_queue = n;
+        }
+        if let Some(n) = settings.max_api_keys {
+            config.max_api_keys = n;
+        }
         Ok(config)
     }
 }
@@ -109,6 +132,7 @@ pub struct Gateway {
     jwt_key: SecretBytes,
     config: GatewayConfig,
     limiter: Limiter,
+    passwords: PasswordGate,
     deposits: Option<Deposits>,
     withdrawals: Option<Withdrawals>,
     vrf: Option<ServiceTransport>,
@@ -136,6 +160,10 @@ impl Gateway {
             store,
             bank,
             jwt_key,
+            passwords: PasswordGate::new(
+                config.password_hash_concurrency,
+                config.password_hash_queue,
+            ),
             config,
             limiter: Limiter::default(),
             deposits: None,
@@ -181,6 +209,30 @@ impl Gateway {
         self.limiter
             .check(key, rate)
             .map_err(|wait| GwError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))
+    }
+
+    /// Charges the client's authentication bucket (every sign-in request, whatever identity).
+    fn limit_auth_client(&self, client: &Client) -> Result<(), GwError> {
+        self.limit(
+            &format!("auth-client:{}", client.key()),
+            self.config.limits.auth_client,
+        )
+    }
+
+    /// The failure bucket of `identity` from `client`: refused before any check once a client
+    /// has failed too often for that identity; other clients are not affected.
+    fn failures_key(identity: &str, client: &Client) -> String {
+        format!("auth-fail:{identity}:{}", client.key())
+    }
+
+    fn check_failures(&self, key: &str) -> Result<(), GwError> {
+        self.limiter
+            .peek_at(key, self.config.limits.auth, std::time::Instant::now())
+            .map_err(|wait| GwError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))
+    }
+
+    fn record_failure(&self, key: &str) {
+        let _ = self.limiter.check(key, self.config.limits.auth);
     }
 }
 
@@ -274,11 +326,23 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Limits are per user, across every session and API key of theirs (twenty keys do not
+    /// give twenty times the limit).
     fn bucket(&self, class: &str) -> String {
-        match &self.api_key_id {
-            Some(k) => format!("{class}:key:{k}"),
-            None => format!("{class}:user:{}", self.user_id),
+        format!("{class}:user:{}", self.user_id)
+    }
+
+    /// Key management needs a signed-in session: a key must not mint or revoke keys.
+    fn require_session(&self) -> Result<(), GwError> {
+        if self.api_key_id.is_some() {
+            return Err(ApiError::detailed(
+                ErrorCode::Forbidden,
+                "session_required",
+                "API keys are managed with a signed-in session, not with an API key",
+            )
+            .into());
         }
+        Ok(())
     }
 }
 
@@ -301,15 +365,28 @@ impl FromRequestParts<Arc<Gateway>> for Principal {
             let key = key
                 .to_str()
                 .map_err(|_| unauthenticated("X-API-Key is not text"))?;
-            let (key_id, user_id) = gw
+            let owner = gw
                 .store
                 .api_key_owner(&auth::secret_hash(key), now)
                 .await?
                 .ok_or_else(|| unauthenticated("unknown or revoked API key"))?;
+            let path = parts
+                .extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| parts.uri.path().to_owned());
+            if !Scopes::from_stored(&owner.scopes).allow(&parts.method, &path) {
+                return Err(ApiError::detailed(
+                    ErrorCode::Forbidden,
+                    "scope_denied",
+                    "this API key's scopes do not allow this request",
+                )
+                .into());
+            }
             Self {
-                user_id,
+                user_id: owner.user_id,
                 session_id: None,
-                api_key_id: Some(key_id),
+                api_key_id: Some(owner.key_id),
             }
         } else {
             let value = parts
@@ -445,43 +522,19 @@ struct Credentials {
     password: String,
 }
 
-fn normalise_email(email: &str) -> Result<String, GwError> {
-    let email = email.trim().to_ascii_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(l, d)| {
-            !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.')
-        })
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(email)
-    } else {
-        Err(ApiError::detailed(
-            ErrorCode::InvalidRequest,
-            "invalid_email",
-            "not a valid e-mail address",
-        )
-        .into())
-    }
-}
-
 async fn register(
     State(gw): Gw,
+    client: Client,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Envelope<Tokens>, GwError> {
     let email = normalise_email(&c.email)?;
-    gw.limit(&format!("auth:{email}"), gw.config.limits.auth)?;
-    if c.password.chars().count() < 12 || c.password.len() > 256 {
-        return Err(ApiError::detailed(
-            ErrorCode::InvalidRequest,
-            "weak_password",
-            "passwords are 12 to 256 characters",
-        )
-        .into());
-    }
-    let password = c.password.clone();
-    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)?
+    check_password(&c.password)?;
+    gw.limit_auth_client(&client)?;
+    let password = zeroize::Zeroizing::new(c.password);
+    let hash = gw
+        .passwords
+        .run(move || auth::hash_password(&password))
+        .await?
         .ok_or_else(|| ApiError::internal("password hashing failed"))?;
     let user = gw
         .store
@@ -499,27 +552,34 @@ async fn register(
 
 async fn login(
     State(gw): Gw,
+    client: Client,
     ApiJson(c): ApiJson<Credentials>,
 ) -> Result<Envelope<Tokens>, GwError> {
     let email = normalise_email(&c.email)?;
-    gw.limit(&format!("auth:{email}"), gw.config.limits.auth)?;
+    gw.limit_auth_client(&client)?;
+    let failures = Gateway::failures_key(&email, &client);
+    gw.check_failures(&failures)?;
     let found = gw.store.user_by_email(&email).await?;
     let stored = found
         .as_ref()
         .map(|(_, h)| h.clone())
         .unwrap_or_else(|| auth::dummy_password_hash().to_owned());
-    let password = c.password.clone();
-    let valid = tokio::task::spawn_blocking(move || auth::verify_password(&password, &stored))
-        .await
-        .map_err(ApiError::internal)?;
+    let password = zeroize::Zeroizing::new(c.password);
+    let valid = gw
+        .passwords
+        .run(move || auth::verify_password(&password, &stored))
+        .await?;
     match found {
         Some((user, _)) if valid => ok(issue(&gw, &user.id).await?),
-        _ => Err(ApiError::detailed(
-            ErrorCode::Unauthenticated,
-            "invalid_credentials",
-            "wrong e-mail or password",
-        )
-        .into()),
+        _ => {
+            gw.record_failure(&failures);
+            Err(ApiError::detailed(
+                ErrorCode::Unauthenticated,
+                "invalid_credentials",
+                "wrong e-mail or password",
+            )
+            .into())
+        }
     }
 }
 
@@ -530,32 +590,37 @@ struct RefreshRequest {
 
 async fn refresh(
     State(gw): Gw,
+    client: Client,
     ApiJson(r): ApiJson<RefreshRequest>,
 ) -> Result<Envelope<Tokens>, GwError> {
-    gw.limit(
-        &format!(
-            "auth:refresh:{}",
-            &auth::secret_hash(&r.refresh_token)[..16]
-        ),
-        gw.config.limits.auth,
-    )?;
+    gw.limit_auth_client(&client)?;
     let new = auth::new_secret("nsr_");
-    let (session, user) = gw
+    let outcome = gw
         .store
         .rotate_refresh(
             &auth::secret_hash(&r.refresh_token),
             &auth::secret_hash(&new),
             now_millis(),
         )
-        .await?
-        .ok_or_else(|| {
-            ApiError::detailed(
+        .await?;
+    match outcome {
+        Refresh::Rotated(session, user) => ok(tokens(&gw, &user, &session, new.to_string())),
+        Refresh::Reused => {
+            tracing::warn!("a rotated refresh token was presented again; its session is revoked");
+            Err(ApiError::detailed(
                 ErrorCode::Unauthenticated,
-                "invalid_token",
-                "unknown, used or revoked refresh token",
+                "refresh_token_reused",
+                "this refresh token was already used; the session is ended, sign in again",
             )
-        })?;
-    ok(tokens(&gw, &user, &session, new.to_string()))
+            .into())
+        }
+        Refresh::Unknown => Err(ApiError::detailed(
+            ErrorCode::Unauthenticated,
+            "invalid_token",
+            "unknown, used or revoked refresh token",
+        )
+        .into()),
+    }
 }
 
 async fn logout(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
@@ -576,6 +641,7 @@ struct NonceRequest {
 
 async fn wallet_nonce(
     State(gw): Gw,
+    client: Client,
     ApiJson(r): ApiJson<NonceRequest>,
 ) -> Result<Envelope<Value>, GwError> {
     let address = Address::parse(&r.address)
@@ -583,7 +649,7 @@ async fn wallet_nonce(
             ApiError::detailed(ErrorCode::InvalidRequest, "invalid_address", e.to_string())
         })?
         .to_string();
-    gw.limit(&format!("auth:{address}"), gw.config.limits.auth)?;
+    gw.limit_auth_client(&client)?;
     let nonce = hex::encode(neosl_crypto::random_array::<16>());
     let expires_at = now_millis() + 5 * 60 * 1000;
     gw.store.create_nonce(&nonce, &address, expires_at).await?;
@@ -602,19 +668,23 @@ struct WalletLogin {
 
 async fn wallet_login(
     State(gw): Gw,
+    client: Client,
     ApiJson(r): ApiJson<WalletLogin>,
 ) -> Result<Envelope<Tokens>, GwError> {
+    let address = Address::parse(&r.address).map_err(|e| {
+        ApiError::detailed(ErrorCode::InvalidRequest, "invalid_address", e.to_string())
+    })?;
+    gw.limit_auth_client(&client)?;
+    let failures = Gateway::failures_key(&address.to_string(), &client);
+    gw.check_failures(&failures)?;
     let bad = |m: &str| {
+        gw.record_failure(&failures);
         GwError::Api(ApiError::detailed(
             ErrorCode::Unauthenticated,
             "invalid_signature",
             m,
         ))
     };
-    let address = Address::parse(&r.address).map_err(|e| {
-        ApiError::detailed(ErrorCode::InvalidRequest, "invalid_address", e.to_string())
-    })?;
-    gw.limit(&format!("auth:{address}"), gw.config.limits.auth)?;
     let key_bytes = hex::decode(&r.public_key).map_err(|_| bad("public_key is not hex"))?;
     let key =
         PublicKey::from_slice(&key_bytes).map_err(|_| bad("public_key is not a P-256 point"))?;
@@ -633,6 +703,7 @@ async fn wallet_login(
         .use_nonce(&r.nonce, &address.to_string(), now_millis())
         .await?
     {
+        gw.record_failure(&failures);
         return Err(ApiError::detailed(
             ErrorCode::Unauthenticated,
             "invalid_nonce",
@@ -661,6 +732,8 @@ async fn me(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
 #[derive(Deserialize)]
 struct NewKey {
     name: String,
+    /// `*` (default), an area (`gasbank`, `vrf`, `account`, …), either with `:read`.
+    scopes: Option<Vec<String>>,
 }
 
 async fn create_key(
@@ -668,21 +741,40 @@ async fn create_key(
     p: Principal,
     ApiJson(k): ApiJson<NewKey>,
 ) -> Result<Envelope<Value>, GwError> {
+    p.require_session()?;
     let name = k.name.trim();
-    if name.is_empty() || name.len() > 64 {
+    if name.is_empty() || name.chars().count() > 64 {
         return Err(ApiError::invalid("name is 1 to 64 characters").into());
     }
+    let scopes = match &k.scopes {
+        Some(entries) => Scopes::parse(entries)?,
+        None => Scopes::all(),
+    };
     let key = auth::new_secret("nsk_");
     let info = gw
         .store
         .create_api_key(
-            &p.user_id,
-            name,
-            &auth::secret_hash(&key),
-            &key[..12],
+            NewApiKey {
+                user_id: &p.user_id,
+                name,
+                key_hash: &auth::secret_hash(&key),
+                prefix: &key[..12],
+                scopes: scopes.entries(),
+            },
+            gw.config.max_api_keys,
             now_millis(),
         )
-        .await?;
+        .await?
+        .ok_or_else(|| {
+            ApiError::detailed(
+                ErrorCode::Conflict,
+                "too_many_api_keys",
+                format!(
+                    "at most {} live API keys per user; revoke one first",
+                    gw.config.max_api_keys
+                ),
+            )
+        })?;
     Ok(Envelope(
         StatusCode::CREATED,
         json!({ "key": key.as_str(), "info": info, "note": "the key is shown once; store it now" }),
@@ -690,6 +782,7 @@ async fn create_key(
 }
 
 async fn list_keys(State(gw): Gw, p: Principal) -> Result<Envelope<Value>, GwError> {
+    p.require_session()?;
     ok(json!({ "keys": gw.store.api_keys(&p.user_id).await? }))
 }
 
@@ -698,6 +791,7 @@ async fn revoke_key(
     p: Principal,
     Path(id): Path<String>,
 ) -> Result<Envelope<Value>, GwError> {
+    p.require_session()?;
     if !gw
         .store
         .revoke_api_key(&p.user_id, &id, now_millis())
@@ -819,6 +913,15 @@ async fn deposit_address(State(gw): Gw, p: Principal) -> Result<Envelope<Value>,
             "deposits are not configured",
         )
     })?;
+    if gw.chain.is_none() {
+        // An address nothing watches would swallow a user's GAS: say so instead.
+        return Err(ApiError::detailed(
+            ErrorCode::Unavailable,
+            "chain_unavailable",
+            "deposits are not watched: this gateway has no chain configured (NEOSL_CHAIN_RPC)",
+        )
+        .into());
+    }
     let address = deposits.deposit_address(&p.user_id).await?;
     ok(json!({
         "address": address.to_string(),
@@ -973,6 +1076,7 @@ struct AdminDeposit {
 /// credit uses the same reference as the automatic watcher, so nothing is ever credited twice.
 async fn admin_credit_deposit(
     State(gw): Gw,
+    client: Client,
     headers: axum::http::HeaderMap,
     ApiJson(r): ApiJson<AdminDeposit>,
 ) -> Result<Envelope<Value>, GwError> {
@@ -983,9 +1087,12 @@ async fn admin_credit_deposit(
         .get("x-admin-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    gw.limit("admin", gw.config.limits.auth)?;
-    let given_bytes = hex::decode(given.trim()).unwrap_or_else(|_| given.as_bytes().to_vec());
-    if !neosl_crypto::hash::constant_time_eq(&neosl_crypto::hash::sha256(&given_bytes), &expected) {
+    // The token is checked first: the right token always works, so wrong ones sent by anyone
+    // else can never lock the operator out. Wrong tokens are limited per client address.
+    if !neosl_runtime::server::operator_token_matches(given, &expected) {
+        let failures = format!("admin-fail:{}", client.key());
+        gw.check_failures(&failures)?;
+        gw.record_failure(&failures);
         return Err(
             ApiError::new(ErrorCode::Forbidden, "a valid X-Admin-Token is required").into(),
         );

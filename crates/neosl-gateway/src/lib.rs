@@ -5,10 +5,13 @@
 //!
 //! - [`auth`]: password hashing (Argon2id), HS256 tokens, bearer secrets, the wallet message.
 //! - [`store`]: users, sessions, API keys, wallet nonces.
-//! - [`limit`]: token buckets.
+//! - [`guard`]: client addresses, the bounded password-hashing gate, e-mail and password
+//!   rules, API key scopes.
+//! - [`limit`]: token buckets (sharded, bounded memory).
 //! - [`http`]: the routes and the [`http::Principal`] extractor.
 
 pub mod auth;
+pub mod guard;
 pub mod http;
 pub mod limit;
 pub mod store;

@@ -4,12 +4,57 @@ use neosl_runtime::db::{Database, DbError, Migration};
 use sqlx::Row;
 
 /// The gateway's migrations.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "gateway",
-    sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
-    postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "gateway",
+        sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
+        postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "security",
+        sqlite: include_str!("../migrations/sqlite/0002_security.sql"),
+        postgres: include_str!("../migrations/postgres/0002_security.sql"),
+    },
+];
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refresh {
+    /// The token was current: the session now has the new one. (session, user)
+    Rotated(String, String),
+    /// The token had been rotated away before: the session it belonged to is now revoked.
+    Reused,
+    /// No live session knows the token.
+    Unknown,
+}
+
+/// A new API key's record.
+#[derive(Debug, Clone, Copy)]
+pub struct NewApiKey<'a> {
+    /// Its owner.
+    pub user_id: &'a str,
+    /// Its name.
+    pub name: &'a str,
+    /// SHA-256 of the key (the key itself is never stored).
+    pub key_hash: &'a str,
+    /// Its first characters, to recognise it.
+    pub prefix: &'a str,
+    /// What it may do.
+    pub scopes: &'a [String],
+}
+
+/// An API key found by its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyOwner {
+    /// The key id.
+    pub key_id: String,
+    /// Its owner.
+    pub user_id: String,
+    /// Its scopes, as stored.
+    pub scopes: String,
+}
 
 /// A user.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -39,6 +84,8 @@ pub struct ApiKeyInfo {
     pub last_used_at: Option<i64>,
     /// When it was revoked.
     pub revoked_at: Option<i64>,
+    /// What it may do (`*`, an area, either with `:read`).
+    pub scopes: Vec<String>,
 }
 
 /// The gateway's storage.
@@ -167,13 +214,16 @@ impl GatewayStore {
             .is_some())
     }
 
-    /// Rotates a session's refresh token: the old one stops working. Returns (session, user).
+    /// Rotates a session's refresh token: the old one stops working and is remembered, so that
+    /// presenting it again revokes the session (a stolen token used after its owner rotated, or
+    /// the owner after the thief did: either way one of them must not hold the session).
     pub async fn rotate_refresh(
         &self,
         old_hash: &str,
         new_hash: &str,
         now: i64,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
+    ) -> Result<Refresh, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
         let row = sqlx::query(
             "UPDATE gateway_sessions SET refresh_hash = $2 WHERE refresh_hash = $1 AND revoked_at IS NULL AND expires_at > $3 \
              RETURNING id, user_id",
@@ -181,9 +231,40 @@ impl GatewayStore {
         .bind(old_hash)
         .bind(new_hash)
         .bind(now)
-        .fetch_optional(self.db.pool())
+        .fetch_optional(&mut *tx)
         .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+        if let Some(row) = row {
+            let session: String = row.try_get(0)?;
+            let user: String = row.try_get(1)?;
+            sqlx::query(
+                "INSERT INTO gateway_rotated_refresh (refresh_hash, session_id, rotated_at) VALUES ($1, $2, $3)",
+            )
+            .bind(old_hash)
+            .bind(&session)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Ok(Refresh::Rotated(session, user));
+        }
+        let reused =
+            sqlx::query("SELECT session_id FROM gateway_rotated_refresh WHERE refresh_hash = $1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(reused) = reused else {
+            return Ok(Refresh::Unknown);
+        };
+        let session: String = reused.try_get(0)?;
+        sqlx::query(
+            "UPDATE gateway_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(&session)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Refresh::Reused)
     }
 
     /// Revokes a session.
@@ -198,33 +279,59 @@ impl GatewayStore {
         Ok(())
     }
 
-    /// Creates an API key record.
+    /// Creates an API key record, unless the user already holds `max_live` live keys (then
+    /// `None`). The count and the insert are one transaction, serialised per user.
     pub async fn create_api_key(
         &self,
-        user_id: &str,
-        name: &str,
-        key_hash: &str,
-        prefix: &str,
+        key: NewApiKey<'_>,
+        max_live: u32,
         now: i64,
-    ) -> Result<ApiKeyInfo, sqlx::Error> {
+    ) -> Result<Option<ApiKeyInfo>, sqlx::Error> {
+        let NewApiKey {
+            user_id,
+            name,
+            key_hash,
+            prefix,
+            scopes,
+        } = key;
+        let mut tx = self.db.pool().begin().await?;
+        if self.db.backend() == neosl_runtime::db::Backend::Postgres {
+            sqlx::query("SELECT id FROM gateway_users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let live: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM gateway_api_keys WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if live >= i64::from(max_live) {
+            return Ok(None);
+        }
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO gateway_api_keys (id, user_id, name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO gateway_api_keys (id, user_id, name, key_hash, prefix, created_at, scopes) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&id)
             .bind(user_id)
             .bind(name)
             .bind(key_hash)
             .bind(prefix)
             .bind(now)
-            .execute(self.db.pool())
+            .bind(scopes.join(","))
+            .execute(&mut *tx)
             .await?;
-        Ok(ApiKeyInfo {
+        tx.commit().await?;
+        Ok(Some(ApiKeyInfo {
             id,
             name: name.to_owned(),
             prefix: prefix.to_owned(),
             created_at: now,
             last_used_at: None,
             revoked_at: None,
-        })
+            scopes: scopes.to_vec(),
+        }))
     }
 
     /// The owner and id of a live API key with this hash (and notes its use).
@@ -232,21 +339,28 @@ impl GatewayStore {
         &self,
         key_hash: &str,
         now: i64,
-    ) -> Result<Option<(String, String)>, sqlx::Error> {
+    ) -> Result<Option<ApiKeyOwner>, sqlx::Error> {
         let row = sqlx::query(
-            "UPDATE gateway_api_keys SET last_used_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, user_id",
+            "UPDATE gateway_api_keys SET last_used_at = $2 WHERE key_hash = $1 AND revoked_at IS NULL RETURNING id, user_id, scopes",
         )
         .bind(key_hash)
         .bind(now)
         .fetch_optional(self.db.pool())
         .await?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+        row.map(|r| {
+            Ok(ApiKeyOwner {
+                key_id: r.try_get(0)?,
+                user_id: r.try_get(1)?,
+                scopes: r.try_get(2)?,
+            })
+        })
+        .transpose()
     }
 
     /// A user's API keys.
     pub async fn api_keys(&self, user_id: &str) -> Result<Vec<ApiKeyInfo>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM gateway_api_keys WHERE user_id = $1 ORDER BY created_at, id",
+            "SELECT id, name, prefix, created_at, last_used_at, revoked_at, scopes FROM gateway_api_keys WHERE user_id = $1 ORDER BY created_at, id",
         )
         .bind(user_id)
         .fetch_all(self.db.pool())
@@ -260,6 +374,11 @@ impl GatewayStore {
                     created_at: r.try_get(3)?,
                     last_used_at: r.try_get(4)?,
                     revoked_at: r.try_get(5)?,
+                    scopes: r
+                        .try_get::<String, _>(6)?
+                        .split(',')
+                        .map(str::to_owned)
+                        .collect(),
                 })
             })
             .collect()

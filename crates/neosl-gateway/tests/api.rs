@@ -53,7 +53,15 @@ async fn api_with(config: GatewayConfig) -> Api {
             SecretBytes::from_slice(&[9; 32]),
             config,
         )
-        .with_deposits(deposits),
+        .with_deposits(deposits)
+        .with_chain(
+            // A chain that is configured (deposits are watched) but never called here.
+            neosl_chain::RpcClient::new(
+                vec!["http://127.0.0.1:9".into()],
+                neosl_chain::rpc::RpcConfig::default(),
+            )
+            .expect("rpc"),
+        ),
     );
     let info = Arc::new(ServiceInfo::new(
         "gateway",
@@ -76,6 +84,7 @@ fn generous() -> RateLimits {
     };
     RateLimits {
         auth: r,
+        auth_client: r,
         api: r,
         money: r,
         routes: Default::default(),
@@ -248,7 +257,19 @@ async fn accounts_sessions_and_tokens() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = api
+    let rotated_access = rotated["data"]["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    assert_eq!(
+        api.call("GET", "/api/v1/me", Some(&rotated_access), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // Presenting the rotated-away token again is theft (or a leak): refused, and the whole
+    // session ends, the new tokens included.
+    let (status, body, _) = api
         .call(
             "POST",
             "/api/v1/auth/refresh",
@@ -257,10 +278,35 @@ async fn accounts_sessions_and_tokens() {
         )
         .await;
     assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
+        (status, body["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("refresh_token_reused")),
         "a used refresh token is refused"
     );
+    assert_eq!(
+        api.call("GET", "/api/v1/me", Some(&rotated_access), None)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED,
+        "the session of a reused refresh token is revoked"
+    );
+    let (status, _, _) = api
+        .call(
+            "POST",
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({"refresh_token": rotated["data"]["refresh_token"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "its newest token too");
+    let (status, rotated, _) = api
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "alice@example.org", "password": "a long enough password"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let access2 = rotated["data"]["access_token"]
         .as_str()
         .expect("access")
@@ -482,7 +528,7 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
             per_second: 1.0,
             burst: 1,
         },
-        routes: Default::default(),
+        ..RateLimits::default()
     };
     let api = api(limits).await;
     let access = api.register("limited@example.org").await["access_token"]
@@ -501,14 +547,14 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
             .await;
         statuses.push((status, retry));
     }
-    // Registration took one token: four wrong guesses, then the limit.
+    // Only failures count against an identity (per client): five wrong guesses, then the limit.
     assert!(
-        statuses[..4]
+        statuses[..5]
             .iter()
             .all(|(s, _)| *s == StatusCode::UNAUTHORIZED),
         "{statuses:?}"
     );
-    let (status, retry) = &statuses[4];
+    let (status, retry) = &statuses[5];
     assert_eq!(*status, StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = retry
         .as_deref()

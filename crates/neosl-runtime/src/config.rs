@@ -46,6 +46,13 @@ pub struct Settings {
     pub tls_dir: Option<PathBuf>,
     /// Gateway settings: rate limits and fees.
     pub gateway: GatewaySettings,
+    /// Host names (beside IP literals, `localhost` and the service's own name) that requests may
+    /// name in `Host`; anything else is refused, which defeats DNS rebinding. `"*"` allows any
+    /// (only behind a proxy that checks it).
+    pub allowed_hosts: Vec<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (rate limits per client
+    /// address); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Gateway settings (`[gateway]` in the file). Names are checked when the gateway starts.
@@ -59,6 +66,12 @@ pub struct GatewaySettings {
     /// Fee overrides in 10⁻⁸ GAS by service: `vrf`, `automation`, `datafeeds`, `mixer_base`,
     /// `mixer_basis_points`, `confidential`.
     pub fees: BTreeMap<String, i64>,
+    /// Password hashes computed at once (each Argon2id hash holds 19 MiB); default: the cores.
+    pub password_hash_concurrency: Option<usize>,
+    /// Password checks allowed to wait for a slot; beyond that `503 auth_busy`. Default 32.
+    pub password_hash_queue: Option<usize>,
+    /// Live API keys a user may hold. Default 25.
+    pub max_api_keys: Option<u32>,
 }
 
 /// A token-bucket rate.
@@ -126,6 +139,8 @@ impl Default for Settings {
             accountpool: PoolSettings::default(),
             tls_dir: None,
             gateway: GatewaySettings::default(),
+            allowed_hosts: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -148,6 +163,8 @@ impl std::fmt::Debug for Settings {
             .field("network_magic", &self.network_magic)
             .field("accountpool", &self.accountpool)
             .field("tls_dir", &self.tls_dir)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -221,7 +238,8 @@ impl Settings {
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
     /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated),
     /// `NEOSL_NETWORK_MAGIC`, `NEOSL_POOL_TARGET_SIZE`, `NEOSL_POOL_MAX_SIZE`,
-    /// `NEOSL_POOL_LOCK_TTL_SECS`, `NEOSL_POOL_SWEEP_INTERVAL_SECS`, `NEOSL_<SERVICE>_LISTEN` and
+    /// `NEOSL_POOL_LOCK_TTL_SECS`, `NEOSL_POOL_SWEEP_INTERVAL_SECS`, `NEOSL_ALLOWED_HOSTS` and
+    /// `NEOSL_TRUSTED_PROXIES` (comma-separated), `NEOSL_<SERVICE>_LISTEN` and
     /// `NEOSL_<SERVICE>_URL`.
     pub fn apply_env(&mut self, env: &dyn SecretSource) -> Result<(), ConfigError> {
         let bad = |name: &str, message: String| ConfigError::Env {
@@ -288,6 +306,25 @@ impl Settings {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
+        }
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        if let Some(v) = env.var("NEOSL_ALLOWED_HOSTS") {
+            self.allowed_hosts = list(v);
+        }
+        if let Some(v) = env.var("NEOSL_TRUSTED_PROXIES") {
+            self.trusted_proxies = list(v)
+                .iter()
+                .map(|ip| {
+                    ip.parse()
+                        .map_err(|e| bad("NEOSL_TRUSTED_PROXIES", format!("{ip:?}: {e}")))
+                })
+                .collect::<Result<_, _>>()?;
         }
         for name in crate::server::SERVICE_NAMES {
             let var = format!("NEOSL_{}_LISTEN", name.to_ascii_uppercase());

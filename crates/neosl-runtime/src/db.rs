@@ -59,6 +59,39 @@ pub enum DbError {
     Sql(#[from] sqlx::Error),
 }
 
+/// Makes the SQLite database at `path` (a URL path, maybe with `?options`) owner-only before it
+/// is opened: the file is created 0600 when missing (SQLite gives its `-wal` and `-shm` files
+/// the database file's mode) and existing files are set to 0600. In-memory databases are left
+/// alone.
+fn protect_sqlite_files(path: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let (file, options) = path.split_once('?').unwrap_or((path, ""));
+    if file.is_empty() || file == ":memory:" || options.contains("mode=memory") {
+        return Ok(());
+    }
+    let file = std::path::Path::new(file);
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(file)?;
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let candidate = std::path::PathBuf::from(name);
+        if candidate.exists() {
+            std::fs::set_permissions(&candidate, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
+}
+
 /// A connection pool with its backend.
 #[derive(Debug, Clone)]
 pub struct Database {
@@ -92,6 +125,7 @@ impl Database {
     async fn open(url: &str) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
+            protect_sqlite_files(path).map_err(|e| DbError::Sql(sqlx::Error::Io(e)))?;
             let sep = if path.contains('?') { '&' } else { '?' };
             let url = if path.contains("mode=") {
                 url.to_owned()

@@ -89,6 +89,9 @@ pub struct ApiError {
     pub detail_code: Option<&'static str>,
     /// A message for the caller. Never contains secrets or internal details.
     pub message: String,
+    /// Seconds after which a retry may succeed (sent as `Retry-After`), for rate limits and
+    /// temporary overload.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -98,6 +101,7 @@ impl ApiError {
             code,
             detail_code: None,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -111,7 +115,24 @@ impl ApiError {
             code,
             detail_code: Some(detail_code),
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// `429 rate_limited` with `Retry-After: seconds` (at least 1).
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Self::new(
+            ErrorCode::RateLimited,
+            format!("too many requests; retry in {secs} s"),
+        )
+        .retry_after(secs)
+    }
+
+    /// The same error, telling the caller to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// `invalid_request`.
@@ -147,7 +168,15 @@ impl IntoResponse for ApiError {
             "code": self.code_str(),
             "timestamp": unix_seconds(),
         });
-        (self.code.status(), Json(body)).into_response()
+        let mut response = (self.code.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
 }
 
@@ -178,14 +207,155 @@ pub fn unix_seconds() -> u64 {
         .unwrap_or(0)
 }
 
-/// `Json` whose rejections become [`ApiError`]s (same error shape as every other error).
-#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON body whose rejections become [`ApiError`]s (same error shape as every other error),
+/// and whose strings (values and keys, at any depth) contain no control characters: NUL and the
+/// other C0/C1 controls are refused with `400 invalid_characters` at the edge, identically on
+/// every backend (PostgreSQL cannot store NUL in text; SQLite can, and the two must not differ).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
 impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
+    }
+}
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json_content_type(request.headers()) {
+            return Err(ApiError::detailed(
+                ErrorCode::InvalidRequest,
+                "unsupported_media_type",
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(ErrorCode::PayloadTooLarge, "request body too large")
+                } else {
+                    ApiError::invalid("the request body could not be read")
+                }
+            })?;
+        parse_json_body(&bytes).map(Self)
+    }
+}
+
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Decodes a JSON body, refusing control characters in any string (see [`ApiJson`]).
+pub fn parse_json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if may_hold_control_characters(bytes) {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
+        if let Some(path) = control_character_at(&value, &mut String::new()) {
+            return Err(ApiError::detailed(
+                ErrorCode::InvalidRequest,
+                "invalid_characters",
+                format!("{path} contains a control character"),
+            ));
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::invalid(if e.is_data() {
+            format!("invalid request body: {e}")
+        } else {
+            format!("the body is not valid JSON: {e}")
+        })
+    })
+}
+
+/// A control character: C0 (including NUL, tab, line feed), DEL and C1.
+pub fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+/// Whether `text` holds a control character (see [`is_control`]).
+pub fn has_control(text: &str) -> bool {
+    text.chars().any(is_control)
+}
+
+/// A fast pre-scan of raw JSON: false guarantees that no string holds a control character (raw
+/// C0 bytes are invalid JSON anyway; what remains is `\u` escapes of controls, raw DEL and raw
+/// C1 in UTF-8). True means "look closer" (an escaped backslash can look like an escape).
+fn may_hold_control_characters(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0x7f => return true,
+            0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => return true,
+            b'\\' if bytes.get(i + 1) == Some(&b'u') => {
+                let code = bytes
+                    .get(i + 2..i + 6)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u16::from_str_radix(h, 16).ok());
+                if code.is_some_and(|c| c < 0x20 || (0x7f..=0x9f).contains(&c)) {
+                    return true;
+                }
+                i += 2;
+                continue;
+            }
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+fn control_character_at(value: &serde_json::Value, path: &mut String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if has_control(s) => Some(if path.is_empty() {
+            "the body".into()
+        } else {
+            path.clone()
+        }),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = control_character_at(item, path);
+            path.truncate(len);
+            found
+        }),
+        serde_json::Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if has_control(key) {
+                return Some("a field name".into());
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(key);
+            let found = control_character_at(item, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
     }
 }
 

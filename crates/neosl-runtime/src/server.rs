@@ -62,7 +62,28 @@ pub struct ServiceInfo {
     pub readiness: Vec<Arc<dyn Readiness>>,
     /// When it started.
     pub started: Instant,
+    /// Who may reach it and how clients are named (Host check, client addresses).
+    pub edge: EdgePolicy,
+    /// SHA-256 of the operator token that reads `/metrics` of a public service (internal
+    /// services serve it to authenticated peers only, like every other route).
+    pub metrics_token_hash: Option<[u8; 32]>,
 }
+
+/// The edge checks of a listener: which `Host` names requests may carry, and which proxies'
+/// `X-Forwarded-For` names the client.
+#[derive(Debug, Clone, Default)]
+pub struct EdgePolicy {
+    /// Host names allowed besides IP literals, `localhost` and the service's own name; `"*"`
+    /// allows any.
+    pub allowed_hosts: Vec<String>,
+    /// Proxies trusted to name the client in `X-Forwarded-For`.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// The address of the client that sent a request over a socket (absent for in-process calls):
+/// the peer address, or the address a trusted proxy names in `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 impl ServiceInfo {
     /// A service with no published keys and no readiness checks, started now.
@@ -80,6 +101,8 @@ impl ServiceInfo {
             public_keys: vec![],
             readiness: vec![],
             started: Instant::now(),
+            edge: EdgePolicy::default(),
+            metrics_token_hash: None,
         }
     }
 }
@@ -133,9 +156,11 @@ pub fn router(info: Arc<ServiceInfo>, api: Router, limits: Limits) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this endpoint")
         })
+        .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(limits.request_timeout, timeout_middleware))
         .layer(axum::extract::DefaultBodyLimit::max(limits.body_limit_bytes))
         .layer(middleware::from_fn_with_state(Arc::<str>::from(name), metrics_middleware))
+        .layer(middleware::from_fn_with_state(info.clone(), edge_middleware))
         .layer(Extension(IdentityPolicy { strict: info.strict_identity }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(move |req: &Request| {
@@ -144,6 +169,165 @@ pub fn router(info: Arc<ServiceInfo>, api: Router, limits: Limits) -> Router {
             tracing::info_span!("request", service = %span_name, method = %req.method(), route = %route, request_id = %request_id)
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// Refuses a `Host` the listener does not answer to (DNS rebinding) and a path or query that
+/// decodes to control characters; records the client's address.
+async fn edge_middleware(
+    State(info): State<Arc<ServiceInfo>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .map(|h| h.to_str().unwrap_or("\u{0}").to_owned())
+        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+    if let Some(host) = host
+        && !host_allowed(&host, &info.name, &info.edge.allowed_hosts)
+    {
+        return ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "invalid_host",
+            "this server does not answer to that Host",
+        )
+        .into_response();
+    }
+    let uri = request.uri();
+    if percent_decoded_has_control(uri.path())
+        || uri.query().is_some_and(percent_decoded_has_control)
+    {
+        return ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "invalid_characters",
+            "the path or query contains a control character",
+        )
+        .into_response();
+    }
+    let peer = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer {
+        let client = client_address(peer, request.headers(), &info.edge.trusted_proxies);
+        request.extensions_mut().insert(ClientAddr(client));
+    }
+    next.run(request).await
+}
+
+/// Whether `host` (a `Host` header, with or without port) names this listener: an IP literal,
+/// `localhost`, the service's own name (its certificate name) or a configured name.
+pub fn host_allowed(host: &str, service: &str, allowed: &[String]) -> bool {
+    let host = host.trim();
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, port)) if port.is_empty() || port.starts_with(':') => {
+                return v6.parse::<std::net::Ipv6Addr>().is_ok();
+            }
+            _ => return false,
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            Some(_) => return false,
+            None => host,
+        }
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::Ipv4Addr>().is_ok()
+        || name == "localhost"
+        || name == service
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a.trim_end_matches('.').eq_ignore_ascii_case(&name))
+}
+
+fn percent_decoded_has_control(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            decoded.push(byte);
+            i += 3;
+            continue;
+        }
+        decoded.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&decoded)
+        .chars()
+        .any(char::is_control)
+}
+
+/// The client of a request from `peer`: the peer itself, unless it is a trusted proxy, in
+/// which case the right-most address of `X-Forwarded-For` that is not a trusted proxy.
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|a| !trusted.contains(a))
+        .unwrap_or(peer)
+}
+
+/// Gives every error answer the common JSON shape, whatever produced it (an extractor's plain
+/// text rejection, a layer): the status stays, the code follows from it.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::CONFLICT => ErrorCode::Conflict,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        s if s.is_client_error() => ErrorCode::InvalidRequest,
+        _ => ErrorCode::Internal,
+    };
+    let message = match code {
+        ErrorCode::PayloadTooLarge => "request body too large",
+        ErrorCode::Internal => "internal error",
+        _ => status.canonical_reason().unwrap_or("request refused"),
+    };
+    let mut shaped = ApiError::new(code, message).into_response();
+    *shaped.status_mut() = status;
+    if let Some(retry) = response.headers().get(header::RETRY_AFTER) {
+        shaped
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
+    shaped
 }
 
 async fn timeout_middleware(
@@ -228,13 +412,42 @@ async fn attestation_report(
     ))
 }
 
-async fn metrics_text() -> Response {
+async fn metrics_text(
+    State(info): State<Arc<ServiceInfo>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !info.internal {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .or_else(|| headers.get("x-admin-token").and_then(|v| v.to_str().ok()));
+        let allowed = match (info.metrics_token_hash, given) {
+            (Some(expected), Some(given)) => operator_token_matches(given, &expected),
+            _ => false,
+        };
+        if !allowed {
+            return ApiError::new(
+                ErrorCode::Forbidden,
+                "metrics of a public service need the operator token (Authorization: Bearer …)",
+            )
+            .into_response();
+        }
+    }
     let mut response = prometheus().render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     response
+}
+
+/// Whether an operator token given as text (hex, or the raw bytes) hashes to `expected`;
+/// constant time over the hash.
+pub fn operator_token_matches(given: &str, expected: &[u8; 32]) -> bool {
+    let given = given.trim();
+    let bytes = hex::decode(given).unwrap_or_else(|_| given.as_bytes().to_vec());
+    neosl_crypto::hash::constant_time_eq(&neosl_crypto::hash::sha256(&bytes), expected)
 }
 
 /// Serves `router` on `listener` until `shutdown` turns true, over mutual TLS when `tls` is
@@ -255,9 +468,12 @@ pub async fn serve(
     };
     match tls {
         None => {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(signal)
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(signal)
+            .await
         }
         Some(config) => serve_tls(listener, router, config, signal, grace).await,
     }
@@ -302,6 +518,7 @@ async fn serve_tls(
                     };
                     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
                         req.extensions_mut().insert(PeerIdentity(peer.clone()));
+                        req.extensions_mut().insert(axum::extract::ConnectInfo(remote));
                         router.clone().oneshot(req.map(axum::body::Body::new))
                     });
                     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

@@ -311,7 +311,11 @@ async fn requests(
     user: EndUser,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<ApiJson<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("invalid_limit", "limit is 1 to 1000"));
+    }
     Ok(ApiJson(
-        json!({ "requests": vrf.requests(&user.0, q.limit.unwrap_or(50)).await? }),
+        json!({ "requests": vrf.requests(&user.0, limit).await? }),
     ))
 }

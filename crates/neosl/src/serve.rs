@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use neosl_runtime::RuntimeMode;
 use neosl_runtime::config::Settings;
 use neosl_runtime::secrets::{EnvSource, SecretStore};
-use neosl_runtime::server::{self, Limits, ServiceInfo};
+use neosl_runtime::server::{self, EdgePolicy, Limits, ServiceInfo};
 use neosl_runtime::tls::TlsMaterial;
 use tokio::sync::watch;
 
@@ -37,6 +37,16 @@ pub struct ServeArgs {
     /// Serve over mutual TLS with the certificates `neosl dev-certs` wrote; also `NEOSL_TLS_DIR`.
     #[arg(long)]
     tls_dir: Option<PathBuf>,
+    /// With every service in one process, also give the internal services (AccountPool, VRF)
+    /// listeners of their own (they need mutual TLS, `--tls-dir`); by default the gateway calls
+    /// them in-process and nothing else can reach them.
+    #[arg(long)]
+    expose_internal: bool,
+    /// DEVELOPMENT ONLY: let internal services listen without mutual TLS, naming callers by
+    /// the `X-Service-ID` header. Any local process can then act as any service. Refused in
+    /// enclave mode.
+    #[arg(long)]
+    insecure_dev_identity: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -98,14 +108,18 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         })?],
         None => SERVICES.iter().collect(),
     };
-    tokio::fs::create_dir_all(&settings.data_dir)
-        .await
-        .with_context(|| {
-            format!(
-                "creating the data directory {}",
-                settings.data_dir.display()
-            )
-        })?;
+    owner_only_dir(&settings.data_dir)?;
+    if args.insecure_dev_identity {
+        if mode == RuntimeMode::Enclave {
+            bail!("--insecure-dev-identity is for development: refused in enclave mode");
+        }
+        eprintln!(
+            "WARNING: --insecure-dev-identity: internal services without mutual TLS trust the X-Service-ID header; ANY local process can act as any service (sign with pool accounts, use VRF for free). Development only."
+        );
+        tracing::warn!(
+            "insecure development identity: internal services trust X-Service-ID without certificates"
+        );
+    }
 
     let specs: Vec<_> = selected
         .iter()
@@ -169,6 +183,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             public_keys: services::published_keys(service, &secrets)?,
             readiness: vec![],
             started: Instant::now(),
+            edge: EdgePolicy {
+                allowed_hosts: settings.allowed_hosts.clone(),
+                trusted_proxies: settings.trusted_proxies.clone(),
+            },
+            metrics_token_hash: services::operator_token_hash(service, &secrets)?,
         });
         let started = services::start(
             service,
@@ -183,6 +202,30 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         background.extend(started.tasks);
         let router = server::router(info, started.api, limits);
         built.insert(service.name.to_owned(), router.clone());
+        // Internal services answer other services only. In one process the gateway calls them
+        // in-process, so they need no socket unless asked for; a socket of theirs needs mutual
+        // TLS (or the loud development flag), or any local process could act as any service.
+        if service.internal && tls.is_none() {
+            let alone = args.service.is_some();
+            if !alone && !args.expose_internal {
+                println!(
+                    "  {:<12} in-process only (internal; no listener)",
+                    service.name
+                );
+                continue;
+            }
+            if !args.insecure_dev_identity {
+                bail!(
+                    "{} is internal: its listener needs mutual TLS (--tls-dir from `neosl dev-certs`, or MarbleRun's certificates){}",
+                    service.name,
+                    if alone {
+                        ""
+                    } else {
+                        "; or leave out --expose-internal and the gateway calls it in-process"
+                    }
+                );
+            }
+        }
         let default: SocketAddr = service.default_listen.parse()?;
         let mut addr = settings.listen_of(service.name, default);
         if let Some(listen) = args.listen
@@ -203,7 +246,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             } else {
                 "public"
             },
-            if tls.is_some() { ", mutual TLS" } else { "" }
+            if tls.is_some() {
+                ", mutual TLS"
+            } else if service.internal {
+                ", INSECURE development identity"
+            } else {
+                ""
+            }
         );
         tasks.push(tokio::spawn(server::serve(
             listener,
@@ -225,6 +274,17 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     // stdout may be gone by now (a supervisor that stopped reading): never fail on it.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), b"stopped\n");
+    Ok(())
+}
+
+/// Creates the data directory (database, development secrets) owner-only, and makes an
+/// existing one owner-only.
+fn owner_only_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the data directory {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} owner-only", dir.display()))?;
     Ok(())
 }
 

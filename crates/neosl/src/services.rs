@@ -153,6 +153,25 @@ pub fn published_keys(service: &ServiceDef, secrets: &SecretStore) -> Result<Vec
     })
 }
 
+/// SHA-256 of the operator token, for a service that reads it (it guards that service's
+/// operator endpoints and `/metrics`).
+pub fn operator_token_hash(
+    service: &ServiceDef,
+    secrets: &SecretStore,
+) -> Result<Option<[u8; 32]>> {
+    if !service
+        .secrets
+        .iter()
+        .any(|s| s.name == GATEWAY_ADMIN_TOKEN.name)
+    {
+        return Ok(None);
+    }
+    Ok(Some(secrets.use_secret(
+        GATEWAY_ADMIN_TOKEN.name,
+        neosl_crypto::hash::sha256,
+    )?))
+}
+
 /// What starting a service gives: its API routes and its background work.
 pub struct Started {
     /// The routes (wrapped by the runtime skeleton).

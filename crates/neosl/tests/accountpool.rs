@@ -24,6 +24,8 @@ fn start_pool(dir: &TempDir, name: &str, env: &[(&str, String)]) -> Process {
             "accountpool",
             "--listen",
             "127.0.0.1:0",
+            // These tests play several services over plain HTTP (X-Service-ID).
+            "--insecure-dev-identity",
         ])
         .env("NEOSL_DATA_DIR", dir.path().join(name))
         .env("NEOSL_NETWORK_MAGIC", "42")

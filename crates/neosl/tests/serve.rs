@@ -31,19 +31,29 @@ fn serve_starts_every_service_with_no_setup() {
         "{:?}",
         running.stdout
     );
-    for service in ["gateway", "accountpool", "vrf"] {
-        let url = running
-            .urls
-            .get(service)
-            .unwrap_or_else(|| panic!("{service} printed no address: {:?}", running.stdout));
-        let (status, body) = get(&format!("{url}/health"));
-        assert_eq!((status, body["service"].as_str()), (200, Some(service)));
-        let (_, info) = get(&format!("{url}/info"));
-        assert_eq!(info["mode"], "simulation");
-        assert_eq!(info["strict_identity"], false);
+    // Only the gateway listens: the internal services are called in-process and no other
+    // process can reach them.
+    let url = running.urls.get("gateway").expect("gateway address");
+    let (status, body) = get(&format!("{url}/health"));
+    assert_eq!((status, body["service"].as_str()), (200, Some("gateway")));
+    let (_, info) = get(&format!("{url}/info"));
+    assert_eq!(info["mode"], "simulation");
+    assert_eq!(info["strict_identity"], false);
+    for service in ["accountpool", "vrf"] {
+        assert!(
+            !running.urls.contains_key(service),
+            "{service} must have no listener: {:?}",
+            running.stdout
+        );
+        assert!(
+            running
+                .stdout
+                .iter()
+                .any(|l| l.contains(service) && l.contains("in-process only")),
+            "{:?}",
+            running.stdout
+        );
     }
-    let (_, info) = get(&format!("{}/info", running.urls["accountpool"]));
-    assert_eq!(info["internal"], true);
     // The gateway's public API is up: a new user can register and sees the envelope.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,7 +113,9 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
-    let first = serve(&first_dir, &[], &env).expect("starts");
+    // Reading the internal services' /info needs their listeners (development identity).
+    let exposed = ["--expose-internal", "--insecure-dev-identity"];
+    let first = serve(&first_dir, &exposed, &env).expect("starts");
     let vrf = published(&first, "vrf");
     assert_eq!(
         vrf[0]["public_key"], VRF_PUBLIC,
@@ -123,7 +135,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
-    let second = serve(&second_dir, &[], &env2).expect("starts");
+    let second = serve(&second_dir, &exposed, &env2).expect("starts");
     assert_eq!(published(&second, "accountpool"), pool);
     assert_eq!(published(&second, "vrf"), vrf);
     stdout.push_str(&second.stdout.join("\n"));

@@ -20,12 +20,9 @@ struct Echo {
 }
 
 fn app(strict: bool) -> Router {
-    let info = Arc::new(ServiceInfo::new(
-        "vrf",
-        RuntimeMode::Simulation,
-        strict,
-        false,
-    ));
+    let mut info = ServiceInfo::new("vrf", RuntimeMode::Simulation, strict, false);
+    info.metrics_token_hash = Some(neosl_crypto::hash::sha256(b"metrics-token"));
+    let info = Arc::new(info);
     let api = Router::new()
         .route(
             "/echo",
@@ -120,9 +117,23 @@ async fn standard_endpoints_answer() {
     )
     .await;
     assert_eq!(status, 200);
-    // Metrics count requests.
+    // Metrics of a public service need the operator token; they count requests.
+    let (status, _, body) = call(
+        app(false),
+        Request::get("/metrics").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (403, Some("forbidden"))
+    );
     let response = app(false)
-        .oneshot(Request::get("/metrics").body(Body::empty()).expect("req"))
+        .oneshot(
+            Request::get("/metrics")
+                .header("authorization", "Bearer metrics-token")
+                .body(Body::empty())
+                .expect("req"),
+        )
         .await
         .expect("ok");
     let text = String::from_utf8(

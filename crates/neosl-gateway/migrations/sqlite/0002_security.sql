@@ -1,0 +1,12 @@
+-- Security hardening, SQLite. Append-only.
+-- API keys carry scopes (comma-separated: "*", an area, either with ":read").
+ALTER TABLE gateway_api_keys ADD COLUMN scopes TEXT NOT NULL DEFAULT '*';
+
+-- Refresh tokens that were rotated away: presenting one again means it was stolen (or leaked),
+-- and the whole session is revoked.
+CREATE TABLE gateway_rotated_refresh (
+    refresh_hash TEXT   PRIMARY KEY,
+    session_id   TEXT   NOT NULL REFERENCES gateway_sessions (id),
+    rotated_at   BIGINT NOT NULL
+);
+CREATE INDEX gateway_rotated_refresh_session ON gateway_rotated_refresh (session_id);

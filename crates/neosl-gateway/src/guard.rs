@@ -1,0 +1,343 @@
+//! What stands between the open internet and the gateway's credentials: the client's address,
+//! the bounded password-hashing gate, strict e-mail and password rules, and API key scopes.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::extract::FromRequestParts;
+use axum::http::Method;
+use axum::http::request::Parts;
+use neosl_runtime::server::ClientAddr;
+use neosl_runtime::{ApiError, ErrorCode};
+use tokio::sync::Semaphore;
+
+/// The address of the client (absent for in-process calls), as the runtime's edge layer
+/// established it (the peer, or what a trusted proxy says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client(pub Option<IpAddr>);
+
+impl Client {
+    /// The client's rate-limit key (IPv6 by /64).
+    pub fn key(&self) -> String {
+        crate::limit::client_key(self.0)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ClientAddr>().map(|c| c.0)))
+    }
+}
+
+/// Bounds the password hashing the server does at once (each Argon2id hash holds 19 MiB and a
+/// core for tens of milliseconds) and how many requests may wait for it; beyond that a caller
+/// is told `503 auth_busy` with `Retry-After` instead of piling up memory and latency.
+#[derive(Debug)]
+pub struct PasswordGate {
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
+}
+
+impl PasswordGate {
+    /// `concurrency` hashes at once, `queue` callers waiting.
+    pub fn new(concurrency: usize, queue: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            queue,
+        }
+    }
+
+    /// As many hashes at once as the machine has cores, 32 waiting.
+    pub fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::new(cores, 32)
+    }
+
+    /// Runs `work` (a password hash or check) on a blocking thread once a slot is free. The slot
+    /// is held until the work ends, even if the caller goes away meanwhile.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let busy = || {
+            ApiError::detailed(
+                ErrorCode::Unavailable,
+                "auth_busy",
+                "too many sign-ins at once; retry shortly",
+            )
+            .retry_after(1)
+        };
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(busy());
+                }
+                let acquired = self.permits.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                acquired.map_err(|_| busy())?
+            }
+        };
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+}
+
+/// Validates and normalises an e-mail address. Strict on purpose: ASCII only (an
+/// internationalised domain is given in its `xn--` form), exactly one `@`, a dot-atom local
+/// part, a domain of at least two valid labels; no whitespace, control or invisible characters.
+/// The result is lower-cased and is the identity compared for uniqueness, so look-alikes
+/// (`alice@EXAMPLE.com`, a trailing zero-width space) are either the same account or refused.
+pub fn normalise_email(email: &str) -> Result<String, ApiError> {
+    let invalid = |why: &str| {
+        ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "invalid_email",
+            format!("not a valid e-mail address: {why}"),
+        )
+    };
+    let email = email.trim_matches(|c: char| c == ' ').to_ascii_lowercase();
+    if !email.is_ascii() {
+        return Err(invalid(
+            "only ASCII is accepted (give an internationalised domain as xn--…)",
+        ));
+    }
+    if email.len() > 254 {
+        return Err(invalid("longer than 254 characters"));
+    }
+    let mut parts = email.split('@');
+    let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid("it needs exactly one @"));
+    };
+    let atom_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atom_char));
+    if !local_ok {
+        return Err(invalid("the part before @ is not a valid mailbox name"));
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let tld = labels.last().copied().unwrap_or_default();
+    let tld_ok =
+        tld.len() >= 2 && (tld.chars().all(|c| c.is_ascii_alphabetic()) || tld.starts_with("xn--"));
+    if labels.len() < 2 || domain.len() > 253 || !labels.iter().all(label_ok) || !tld_ok {
+        return Err(invalid("the domain is not a valid host name"));
+    }
+    Ok(email)
+}
+
+/// Password rules: 12 to 256 characters (counted as characters, not bytes), not only
+/// whitespace. Control characters never reach here (the JSON extractor refuses them).
+pub fn check_password(password: &str) -> Result<(), ApiError> {
+    let chars = password.chars().count();
+    if !(12..=256).contains(&chars) {
+        return Err(ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "weak_password",
+            "passwords are 12 to 256 characters",
+        ));
+    }
+    if password.trim().is_empty() {
+        return Err(ApiError::detailed(
+            ErrorCode::InvalidRequest,
+            "weak_password",
+            "a password cannot be only spaces",
+        ));
+    }
+    Ok(())
+}
+
+/// The areas an API key can be scoped to: the GasBank, the caller's account (`/me`), and each
+/// service's public prefix.
+pub const SCOPE_AREAS: &[&str] = &[
+    "account",
+    "gasbank",
+    "vrf",
+    "datafeeds",
+    "automation",
+    "mixer",
+    "confidential",
+    "secrets",
+];
+
+/// What an API key may do: entries `*` (everything), `AREA` (everything in one area), each
+/// optionally `:read` (GET and HEAD only). Key management itself never takes a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scopes(Vec<String>);
+
+impl Scopes {
+    /// Everything (the default of a new key).
+    pub fn all() -> Self {
+        Self(vec!["*".into()])
+    }
+
+    /// Parses and checks the entries a user asked for.
+    pub fn parse(entries: &[String]) -> Result<Self, ApiError> {
+        if entries.is_empty() || entries.len() > SCOPE_AREAS.len() * 2 + 2 {
+            return Err(ApiError::detailed(
+                ErrorCode::InvalidRequest,
+                "invalid_scope",
+                "give 1 or more scopes: \"*\", an area, or either with \":read\"",
+            ));
+        }
+        let mut scopes = Vec::new();
+        for entry in entries {
+            let area = entry.strip_suffix(":read").unwrap_or(entry);
+            if area != "*" && !SCOPE_AREAS.contains(&area) {
+                return Err(ApiError::detailed(
+                    ErrorCode::InvalidRequest,
+                    "invalid_scope",
+                    format!(
+                        "unknown scope {entry:?}; areas: *, {}",
+                        SCOPE_AREAS.join(", ")
+                    ),
+                ));
+            }
+            if !scopes.contains(entry) {
+                scopes.push(entry.clone());
+            }
+        }
+        Ok(Self(scopes))
+    }
+
+    /// The stored form (comma-separated).
+    pub fn stored(&self) -> String {
+        self.0.join(",")
+    }
+
+    /// From the stored form.
+    pub fn from_stored(text: &str) -> Self {
+        Self(
+            text.split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// The entries.
+    pub fn entries(&self) -> &[String] {
+        &self.0
+    }
+
+    /// Whether a request `method path` is allowed.
+    pub fn allow(&self, method: &Method, path: &str) -> bool {
+        let Some(area) = area_of(path) else {
+            return false;
+        };
+        let read = method == Method::GET || method == Method::HEAD;
+        self.0.iter().any(|entry| {
+            let (scope_area, read_only) = match entry.strip_suffix(":read") {
+                Some(a) => (a, true),
+                None => (entry.as_str(), false),
+            };
+            (scope_area == "*" || scope_area == area) && (read || !read_only)
+        })
+    }
+}
+
+/// The scope area of a path; `None` for what keys may never do (key management, sign-in).
+fn area_of(path: &str) -> Option<&str> {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match segments.next()? {
+        "api" => {
+            let _version = segments.next()?;
+            match segments.next()? {
+                "me" => Some("account"),
+                "gasbank" => Some("gasbank"),
+                _ => None,
+            }
+        }
+        service => SCOPE_AREAS.iter().copied().find(|a| *a == service),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_strict_and_normalised() {
+        for good in [
+            "alice@example.com",
+            "Alice@EXAMPLE.com",
+            "a.b+tag@sub.example.org",
+            "x@xn--bcher-kva.example",
+        ] {
+            assert!(normalise_email(good).is_ok(), "{good}");
+        }
+        assert_eq!(
+            normalise_email("Alice@EXAMPLE.com").ok().as_deref(),
+            Some("alice@example.com")
+        );
+        for bad in [
+            "alice@example.com\u{200b}",
+            "a@@b.com",
+            "a@b@c.com",
+            "x@example..com",
+            "аlice@example.com", // Cyrillic а
+            "alice@exаmple.com",
+            ".a@example.com",
+            "a.@example.com",
+            "a..b@example.com",
+            "a b@example.com",
+            "a@example",
+            "a@-example.com",
+            "a@example.c0m",
+            "@example.com",
+            "a@",
+            "a\u{0}@example.com",
+            "a@example.com\n",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn passwords_count_characters() {
+        assert!(check_password(&"é".repeat(12)).is_ok(), "12 characters");
+        assert!(check_password(&"é".repeat(11)).is_err());
+        assert!(check_password(&"é".repeat(256)).is_ok(), "512 bytes");
+        assert!(check_password(&"a".repeat(257)).is_err());
+        assert!(check_password(&" ".repeat(20)).is_err());
+    }
+
+    #[test]
+    fn scopes_limit_areas_and_methods() {
+        let read_gasbank = Scopes::parse(&["gasbank:read".into()]).expect("scopes");
+        assert!(read_gasbank.allow(&Method::GET, "/api/v1/gasbank/balance"));
+        assert!(!read_gasbank.allow(&Method::POST, "/api/v1/gasbank/pay-user"));
+        assert!(!read_gasbank.allow(&Method::POST, "/vrf/random"));
+        let vrf = Scopes::parse(&["vrf".into()]).expect("scopes");
+        assert!(vrf.allow(&Method::POST, "/vrf/random"));
+        assert!(!vrf.allow(&Method::GET, "/api/v1/me"));
+        let all = Scopes::all();
+        assert!(all.allow(&Method::POST, "/api/v1/gasbank/withdraw"));
+        assert!(
+            !all.allow(&Method::POST, "/api/v1/api-keys"),
+            "never key management"
+        );
+        assert!(Scopes::parse(&["admin".into()]).is_err());
+        assert!(Scopes::parse(&[]).is_err());
+    }
+}
