@@ -22,13 +22,28 @@ fn argon2(m: u32, t: u32, p: u32) -> Option<argon2::Argon2<'static>> {
     ))
 }
 
-/// Hashes a password: `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`.
-pub fn hash_password(password: &str) -> Option<String> {
+/// Memory for one Argon2id computation at our cost (19 MiB), reused across hashes so that
+/// the process holds exactly one such block per concurrent hash (see `guard::PasswordGate`).
+pub type HashMemory = Vec<argon2::Block>;
+
+/// A new block of hash memory.
+pub fn hash_memory() -> HashMemory {
+    vec![argon2::Block::default(); ARGON2_M_KIB as usize]
+}
+
+/// Hashes a password: `argon2id$v=19$m=…,t=…,p=…$<salt hex>$<hash hex>`, in `memory`.
+pub fn hash_password(password: &str, memory: &mut HashMemory) -> Option<String> {
     let salt: [u8; 16] = neosl_crypto::random_array();
     let mut out = Zeroizing::new([0u8; 32]);
-    argon2(ARGON2_M_KIB, ARGON2_T, ARGON2_P)?
-        .hash_password_into(password.as_bytes(), &salt, out.as_mut_slice())
-        .ok()?;
+    let hasher = argon2(ARGON2_M_KIB, ARGON2_T, ARGON2_P)?;
+    let result = hasher.hash_password_into_with_memory(
+        password.as_bytes(),
+        &salt,
+        out.as_mut_slice(),
+        &mut memory[..],
+    );
+    wipe(memory);
+    result.ok()?;
     Some(format!(
         "argon2id$v=19$m={ARGON2_M_KIB},t={ARGON2_T},p={ARGON2_P}${}${}",
         hex::encode(salt),
@@ -36,8 +51,14 @@ pub fn hash_password(password: &str) -> Option<String> {
     ))
 }
 
-/// Checks a password against a stored hash, in constant time over the hash bytes.
-pub fn verify_password(password: &str, stored: &str) -> bool {
+/// Clears hash memory after use (it holds data derived from the password).
+fn wipe(memory: &mut HashMemory) {
+    memory.fill(argon2::Block::default());
+}
+
+/// Checks a password against a stored hash, in constant time over the hash bytes, in `memory`
+/// (a hash stored with a larger memory cost gets a block of its own).
+pub fn verify_password(password: &str, stored: &str, memory: &mut HashMemory) -> bool {
     let parts: Vec<&str> = stored.split('$').collect();
     let [alg, "v=19", params, salt, hash] = parts[..] else {
         return false;
@@ -62,17 +83,29 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     let Some(hasher) = argon2(m, t, p) else {
         return false;
     };
+    let needed = hasher.params().block_count();
+    let mut own;
+    let blocks: &mut HashMemory = if memory.len() >= needed {
+        memory
+    } else {
+        own = vec![argon2::Block::default(); needed];
+        &mut own
+    };
     let mut out = Zeroizing::new(vec![0u8; expected.len()]);
-    hasher
-        .hash_password_into(password.as_bytes(), &salt, &mut out)
+    let ok = hasher
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut blocks[..needed])
         .is_ok()
-        && constant_time_eq(&out, &expected)
+        && constant_time_eq(&out, &expected);
+    wipe(blocks);
+    ok
 }
 
 /// A hash to verify against when the user does not exist, so that the answer takes as long.
 pub fn dummy_password_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| hash_password("not a real password").unwrap_or_default())
+    DUMMY.get_or_init(|| {
+        hash_password("not a real password", &mut hash_memory()).unwrap_or_default()
+    })
 }
 
 /// The claims of an access token.
@@ -141,16 +174,34 @@ mod tests {
 
     #[test]
     fn passwords() {
-        let stored = hash_password("correct horse battery").expect("hash");
+        let m = &mut hash_memory();
+        let stored = hash_password("correct horse battery", m).expect("hash");
         assert!(stored.starts_with("argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password("correct horse battery", &stored));
-        assert!(!verify_password("correct horse batterY", &stored));
-        assert!(!verify_password("x", "garbage"));
+        assert!(verify_password("correct horse battery", &stored, m));
+        assert!(!verify_password("correct horse batterY", &stored, m));
+        assert!(!verify_password("x", "garbage", m));
         assert_ne!(
-            hash_password("same").expect("hash"),
-            hash_password("same").expect("hash"),
+            hash_password("same", m).expect("hash"),
+            hash_password("same", m).expect("hash"),
             "salted"
         );
+        assert!(
+            m.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)),
+            "the memory is wiped after use"
+        );
+        // A hash made with another (larger) cost still verifies, in memory of its own.
+        let salt = [5u8; 16];
+        let mut out = [0u8; 32];
+        argon2(32 * 1024, 1, 1)
+            .expect("params")
+            .hash_password_into(b"other cost", &salt, &mut out)
+            .expect("hash");
+        let other = format!(
+            "argon2id$v=19$m=32768,t=1,p=1${}${}",
+            hex::encode(salt),
+            hex::encode(out)
+        );
+        assert!(verify_password("other cost", &other, m));
     }
 
     #[test]

@@ -12,6 +12,8 @@ use neosl_runtime::server::ClientAddr;
 use neosl_runtime::{ApiError, ErrorCode};
 use tokio::sync::Semaphore;
 
+use crate::auth::{self, HashMemory};
+
 /// The address of the client (absent for in-process calls), as the runtime's edge layer
 /// established it (the peer, or what a trusted proxy says).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,12 +34,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// Bounds the password hashing the server does at once (each Argon2id hash holds 19 MiB and a
+/// Bounds the password hashing the server does at once (each Argon2id hash needs 19 MiB and a
 /// core for tens of milliseconds) and how many requests may wait for it; beyond that a caller
 /// is told `503 auth_busy` with `Retry-After` instead of piling up memory and latency.
+///
+/// Each slot owns one block of hash memory, reused and wiped between hashes: memory for
+/// hashing is exactly `concurrency` × 19 MiB, and the allocator never accumulates freed
+/// blocks in per-thread arenas (which once let a login flood grow the process to gigabytes).
 #[derive(Debug)]
 pub struct PasswordGate {
     permits: Arc<Semaphore>,
+    memory: Arc<std::sync::Mutex<Vec<HashMemory>>>,
     waiting: AtomicUsize,
     queue: usize,
 }
@@ -47,22 +54,17 @@ impl PasswordGate {
     pub fn new(concurrency: usize, queue: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            memory: Arc::default(),
             waiting: AtomicUsize::new(0),
             queue,
         }
     }
 
-    /// As many hashes at once as the machine has cores, 32 waiting.
-    pub fn for_this_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self::new(cores, 32)
-    }
-
-    /// Runs `work` (a password hash or check) on a blocking thread once a slot is free. The slot
-    /// is held until the work ends, even if the caller goes away meanwhile.
+    /// Runs `work` (a password hash or check, given its hash memory) on a blocking thread once
+    /// a slot is free. The slot is held until the work ends, even if the caller goes away.
     pub async fn run<R: Send + 'static>(
         &self,
-        work: impl FnOnce() -> R + Send + 'static,
+        work: impl FnOnce(&mut HashMemory) -> R + Send + 'static,
     ) -> Result<R, ApiError> {
         let busy = || {
             ApiError::detailed(
@@ -84,8 +86,18 @@ impl PasswordGate {
                 acquired.map_err(|_| busy())?
             }
         };
+        let pool = self.memory.clone();
         tokio::task::spawn_blocking(move || {
-            let result = work();
+            // A permit guarantees a block: there are never more blocks than permits.
+            let mut memory = pool
+                .lock()
+                .ok()
+                .and_then(|mut blocks| blocks.pop())
+                .unwrap_or_else(auth::hash_memory);
+            let result = work(&mut memory);
+            if let Ok(mut blocks) = pool.lock() {
+                blocks.push(memory);
+            }
             drop(permit);
             result
         })
@@ -275,6 +287,42 @@ fn area_of(path: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_gate_bounds_hashing_and_turns_the_excess_away() {
+        let gate = Arc::new(PasswordGate::new(1, 1));
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.run(move |_| hold.recv().is_ok()).await })
+        };
+        // Wait until the first holds the only slot, then queue one more.
+        while gate.permits.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let second = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.run(|m| m.len()).await })
+        };
+        while gate.waiting.load(Ordering::Acquire) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let third = gate.run(|_| ()).await.expect_err("queue full");
+        assert_eq!(third.code_str(), "auth_busy");
+        assert_eq!(third.retry_after, Some(1));
+        release.send(()).expect("release");
+        assert!(first.await.expect("task").expect("ran"));
+        assert_eq!(
+            second.await.expect("task").expect("ran"),
+            auth::hash_memory().len(),
+            "the waiting one ran, with the same block of memory"
+        );
+        assert_eq!(
+            gate.memory.lock().expect("lock").len(),
+            1,
+            "one block for one slot"
+        );
+    }
 
     #[test]
     fn emails_are_strict_and_normalised() {

@@ -317,6 +317,10 @@ fn may_hold_control_characters(bytes: &[u8]) -> bool {
                 i += 2;
                 continue;
             }
+            // `\n`, `\t`, `\r`, `\b`, `\f` are escaped control characters too.
+            b'\\' if matches!(bytes.get(i + 1), Some(b'n' | b't' | b'r' | b'b' | b'f')) => {
+                return true;
+            }
             b'\\' => {
                 i += 2;
                 continue;
@@ -363,3 +367,44 @@ fn control_character_at(value: &serde_json::Value, path: &mut String) -> Option<
 #[derive(Debug, Clone, Copy, Default, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct ApiQuery<T>(pub T);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast pre-scan never lets a control character through, whichever way JSON writes it
+    /// (escaped by serde, `\u` escapes, raw UTF-8), in values and in keys, at any depth.
+    #[test]
+    fn every_control_character_is_refused_and_nothing_else() {
+        for code in (0u32..0x3000).chain([0xfeff, 0x200b, 0x10ffff]) {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let text = format!("a{c}b");
+            let bodies = [
+                serde_json::to_vec(&serde_json::json!({ "k": text })).expect("json"),
+                serde_json::to_vec(&serde_json::json!({ "outer": [{ "deep": text }] }))
+                    .expect("json"),
+                serde_json::to_vec(&serde_json::json!({ text.clone(): 1 })).expect("json"),
+                format!(r#"{{"k": "a\u{code:04x}b"}}"#).into_bytes(),
+            ];
+            for body in bodies {
+                let parsed = parse_json_body::<serde_json::Value>(&body);
+                if code <= 0xffff || !c.is_control() {
+                    assert_eq!(
+                        parsed.is_err(),
+                        c.is_control(),
+                        "U+{code:04X} in {}",
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+                if let Err(e) = parsed {
+                    assert_eq!(e.code_str(), "invalid_characters");
+                }
+            }
+        }
+        // An escaped backslash followed by "u0000" is text, not a control character.
+        let body = br#"{"k": "\\u0000 and \\n"}"#;
+        assert!(parse_json_body::<serde_json::Value>(body).is_ok());
+    }
+}
