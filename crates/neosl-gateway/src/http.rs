@@ -562,6 +562,16 @@ async fn login(
     gw.limit_auth_client(&client)?;
     let failures = Gateway::failures_key(&email, &client);
     gw.check_failures(&failures)?;
+    if c.password.chars().count() > 256 {
+        // No password is that long (registration refuses it): a failure, without the hash.
+        gw.record_failure(&failures);
+        return Err(ApiError::detailed(
+            ErrorCode::Unauthenticated,
+            "invalid_credentials",
+            "wrong e-mail or password",
+        )
+        .into());
+    }
     let found = gw.store.user_by_email(&email).await?;
     let stored = found
         .as_ref()

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     InvalidRequest,
     /// The request body is larger than allowed.
     PayloadTooLarge,
+    /// The request body is not of a type the endpoint reads (JSON).
+    UnsupportedMediaType,
     /// The endpoint exists but not for this method.
     MethodNotAllowed,
     /// No credentials were presented.
@@ -46,6 +48,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest => "invalid_request",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
@@ -65,6 +68,7 @@ impl ErrorCode {
         match self {
             Self::InvalidRequest => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::IdentityMismatch => StatusCode::FORBIDDEN,
@@ -229,9 +233,8 @@ where
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
         if !is_json_content_type(request.headers()) {
-            return Err(ApiError::detailed(
-                ErrorCode::InvalidRequest,
-                "unsupported_media_type",
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
                 "the body must be JSON (Content-Type: application/json)",
             ));
         }

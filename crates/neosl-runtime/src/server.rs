@@ -304,6 +304,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
     }
     let code = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
         StatusCode::NOT_FOUND => ErrorCode::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
         StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
