@@ -44,6 +44,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_withdrawals.sql"),
         postgres: include_str!("../migrations/postgres/0003_withdrawals.sql"),
     },
+    Migration {
+        version: 4,
+        name: "open_reservations",
+        sqlite: include_str!("../migrations/sqlite/0004_open_reservations.sql"),
+        postgres: include_str!("../migrations/postgres/0004_open_reservations.sql"),
+    },
 ];
 
 /// Whose account.
@@ -596,6 +602,71 @@ impl GasBank {
     /// Releases a reservation (nothing is charged).
     pub async fn release(&self, reference: &str) -> Result<Reservation> {
         Ok(self.settle(reference, None).await?.0)
+    }
+
+    /// Releases every reservation still held that was made before `cutoff` (Unix ms), oldest
+    /// first, up to `limit`: a paid call that never settled (the process died between reserve
+    /// and consume, or the request was cut off) must not hold a user's money. Each release is
+    /// its own transaction, so replicas sweeping at once are safe: a reservation settled
+    /// meanwhile is skipped. Returns the references released.
+    pub async fn release_stale(&self, cutoff: i64, limit: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT reference_id FROM gasbank_reservations WHERE state = 'reserved' AND created_at < $1 \
+             ORDER BY created_at, reference_id LIMIT $2",
+        )
+        .bind(cutoff)
+        .bind(limit)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut released = Vec::new();
+        for row in rows {
+            let reference: String = row.try_get(0)?;
+            match self.release(&reference).await {
+                Ok(_) => released.push(reference),
+                Err(GasBankError::ReservationSettled { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(released)
+    }
+
+    /// Sweeps stale reservations every `interval` until `shutdown`: anything reserved longer
+    /// than `ttl` ago is released (see [`GasBank::release_stale`]). `ttl` must be longer than
+    /// any paid call may take (the request time limit).
+    pub async fn sweep_stale_reservations(
+        self,
+        ttl: std::time::Duration,
+        interval: std::time::Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let cutoff = now_millis() - i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+            loop {
+                match self.release_stale(cutoff, 500).await {
+                    Ok(released) if !released.is_empty() => {
+                        tracing::warn!(
+                            count = released.len(),
+                            "released reservations that were never settled"
+                        );
+                        if released.len() < 500 {
+                            break;
+                        }
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sweeping stale reservations failed; retrying later");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+        }
     }
 
     /// Moves `amount` from `sponsor` to `beneficiary` (`PayForContract` / `PayForUser`): a

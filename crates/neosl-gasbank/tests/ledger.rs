@@ -294,6 +294,67 @@ async fn concurrent_mixed_operations(db: &Db) {
     assert!(bank.check_invariants().await.expect("check").is_empty());
 }
 
+/// A reservation that was never settled (the process died between reserve and consume) is
+/// released once it is older than the cut-off; younger and settled ones are left alone. The
+/// test moves time by ageing rows, never by sleeping.
+async fn stale_reservations_are_released(db: &Db) {
+    let bank = db.bank().await;
+    let alice = user(7);
+    bank.deposit(&alice, 1_000, "stale:d", None)
+        .await
+        .expect("deposit");
+    for reference in ["stale:old", "stale:young", "stale:done"] {
+        bank.reserve(&alice, 100, reference, "vrf")
+            .await
+            .expect("reserve");
+    }
+    bank.consume("stale:done", 100).await.expect("consume");
+    let hour = 3_600_000i64;
+    for reference in ["stale:old", "stale:done"] {
+        sqlx::query(
+            "UPDATE gasbank_reservations SET created_at = created_at - $2 WHERE reference_id = $1",
+        )
+        .bind(reference)
+        .bind(hour)
+        .execute(bank.database().pool())
+        .await
+        .expect("age");
+    }
+    let state = bank.account(&alice).await.expect("state");
+    assert_eq!((state.balance, state.reserved), (900, 200));
+    let cutoff = neosl_runtime::db::now_millis() - hour / 2;
+    // Two replicas sweep at once: the reservation is released once.
+    let (a, b) = tokio::join!(
+        bank.release_stale(cutoff, 100),
+        bank.release_stale(cutoff, 100)
+    );
+    let mut released: Vec<String> = a
+        .expect("sweep")
+        .into_iter()
+        .chain(b.expect("sweep"))
+        .collect();
+    released.dedup();
+    assert_eq!(released, ["stale:old"]);
+    let state = bank.account(&alice).await.expect("state");
+    assert_eq!(
+        (state.balance, state.reserved),
+        (900, 100),
+        "the old hold is gone, nothing was charged for it, the young one still holds"
+    );
+    assert!(
+        bank.release_stale(cutoff, 100)
+            .await
+            .expect("sweep")
+            .is_empty()
+    );
+    // The caller that held the released reservation can no longer consume it.
+    assert!(matches!(
+        bank.consume("stale:old", 100).await,
+        Err(GasBankError::ReservationSettled { .. })
+    ));
+    assert!(bank.check_invariants().await.expect("check").is_empty());
+}
+
 macro_rules! on_both {
     ($name:ident) => {
         mod $name {
@@ -316,3 +377,4 @@ macro_rules! on_both {
 on_both!(operations_and_idempotency);
 on_both!(the_database_enforces_the_invariants);
 on_both!(concurrent_mixed_operations);
+on_both!(stale_reservations_are_released);

@@ -72,6 +72,9 @@ pub struct GatewaySettings {
     pub password_hash_queue: Option<usize>,
     /// Live API keys a user may hold. Default 25.
     pub max_api_keys: Option<u32>,
+    /// A paid call's reservation not settled after this long is released (its process died
+    /// mid-call). Default 600; at least twice the request time limit.
+    pub reservation_ttl_secs: Option<u64>,
 }
 
 /// A token-bucket rate.

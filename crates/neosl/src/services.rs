@@ -251,7 +251,19 @@ pub async fn start(
                     .map_err(|e| anyhow::anyhow!("settings: {e}"))?,
             )
             .with_deposits(deposits.clone());
-            let mut tasks = vec![];
+            // A crash between reserve and consume must never hold a user's money.
+            let ttl = settings.gateway.reservation_ttl_secs.unwrap_or(600);
+            if ttl < 2 * settings.request_timeout_secs {
+                anyhow::bail!(
+                    "gateway.reservation_ttl_secs ({ttl}) must be at least twice request_timeout_secs ({})",
+                    settings.request_timeout_secs
+                );
+            }
+            let mut tasks = vec![tokio::spawn(bank.clone().sweep_stale_reservations(
+                Duration::from_secs(ttl),
+                Duration::from_secs(60),
+                shutdown.clone(),
+            ))];
             gateway = gateway
                 .with_admin_token(&secrets.use_secret(GATEWAY_ADMIN_TOKEN.name, <[u8]>::to_vec)?);
             if let Some(chain) = connect_chain(settings).await {
