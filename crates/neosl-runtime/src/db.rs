@@ -254,3 +254,33 @@ pub fn now_millis() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// `/ready` check: the database answers a query within two seconds.
+#[derive(Debug, Clone)]
+pub struct DatabaseReadiness(pub Database);
+
+#[async_trait::async_trait]
+impl crate::server::Readiness for DatabaseReadiness {
+    fn name(&self) -> &str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), String> {
+        let query = sqlx::query("SELECT 1").execute(self.0.pool());
+        match tokio::time::timeout(Duration::from_secs(2), query).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("the database does not answer: {}", short(&e))),
+            Err(_) => Err("the database did not answer within 2 s".into()),
+        }
+    }
+}
+
+/// An error's first line, without connection details that could carry a password.
+fn short(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::PoolClosed => "the connection pool is closed".into(),
+        sqlx::Error::PoolTimedOut => "no connection available".into(),
+        sqlx::Error::Io(_) => "connection failed".into(),
+        _ => "query failed".into(),
+    }
+}

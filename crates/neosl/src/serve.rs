@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use neosl_runtime::RuntimeMode;
 use neosl_runtime::config::Settings;
+use neosl_runtime::db::{Database, DatabaseReadiness};
 use neosl_runtime::secrets::{EnvSource, SecretStore};
 use neosl_runtime::server::{self, EdgePolicy, Limits, ServiceInfo};
 use neosl_runtime::tls::TlsMaterial;
@@ -181,7 +182,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             strict_identity: mode == RuntimeMode::Enclave || tls.is_some(),
             internal: service.internal,
             public_keys: services::published_keys(service, &secrets)?,
-            readiness: vec![],
+            readiness: vec![Arc::new(DatabaseReadiness(
+                Database::connect(&settings.database_url())
+                    .await
+                    .context("opening the database")?,
+            ))],
             started: Instant::now(),
             edge: EdgePolicy {
                 allowed_hosts: settings.allowed_hosts.clone(),

@@ -243,3 +243,31 @@ async fn identity_without_certificates() {
         (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
     );
 }
+
+#[tokio::test]
+async fn ready_reports_the_database() {
+    let dir = neosl_testkit::TempDir::new("neosl-ready").expect("temp dir");
+    let db = neosl_runtime::db::Database::connect_unshared(&format!(
+        "sqlite://{}",
+        dir.path().join("ready.db").display()
+    ))
+    .await
+    .expect("db");
+    let mut info = ServiceInfo::new("vrf", RuntimeMode::Simulation, false, true);
+    info.readiness = vec![Arc::new(neosl_runtime::db::DatabaseReadiness(db.clone()))];
+    let app = server::router(Arc::new(info), Router::new(), Limits::default());
+    let ready = || Request::get("/ready").body(Body::empty()).expect("req");
+    let (status, _, body) = call(app.clone(), ready()).await;
+    assert_eq!(
+        (status.as_u16(), body["status"].as_str()),
+        (200, Some("ready"))
+    );
+    db.pool().close().await;
+    let (status, _, body) = call(app, ready()).await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (503, Some("not_ready")),
+        "{body}"
+    );
+    assert_eq!(body["failures"][0]["check"], "database");
+}
