@@ -176,6 +176,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 "enclave mode needs mutual TLS: MarbleRun's certificates (MARBLE_PREDEFINED_*) are missing"
             );
         }
+        // Internal services answer other services only. In one process the gateway calls them
+        // in-process, so they need no socket unless asked for; a socket of theirs needs mutual
+        // TLS (or the loud development flag), or any local process could act as any service.
+        // Decided before the service starts, so a refusal changes nothing.
+        let alone = args.service.is_some();
+        let listens = !service.internal || tls.is_some() || alone || args.expose_internal;
+        if service.internal && tls.is_none() && listens && !args.insecure_dev_identity {
+            bail!(
+                "{} is internal: its listener needs mutual TLS (--tls-dir from `neosl dev-certs`, or MarbleRun's certificates){}",
+                service.name,
+                if alone {
+                    ""
+                } else {
+                    "; or leave out --expose-internal and the gateway calls it in-process"
+                }
+            );
+        }
         let info = Arc::new(ServiceInfo {
             name: service.name.to_owned(),
             mode,
@@ -207,29 +224,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         background.extend(started.tasks);
         let router = server::router(info, started.api, limits);
         built.insert(service.name.to_owned(), router.clone());
-        // Internal services answer other services only. In one process the gateway calls them
-        // in-process, so they need no socket unless asked for; a socket of theirs needs mutual
-        // TLS (or the loud development flag), or any local process could act as any service.
-        if service.internal && tls.is_none() {
-            let alone = args.service.is_some();
-            if !alone && !args.expose_internal {
-                println!(
-                    "  {:<12} in-process only (internal; no listener)",
-                    service.name
-                );
-                continue;
-            }
-            if !args.insecure_dev_identity {
-                bail!(
-                    "{} is internal: its listener needs mutual TLS (--tls-dir from `neosl dev-certs`, or MarbleRun's certificates){}",
-                    service.name,
-                    if alone {
-                        ""
-                    } else {
-                        "; or leave out --expose-internal and the gateway calls it in-process"
-                    }
-                );
-            }
+        if !listens {
+            println!(
+                "  {:<12} in-process only (internal; no listener)",
+                service.name
+            );
+            continue;
         }
         let default: SocketAddr = service.default_listen.parse()?;
         let mut addr = settings.listen_of(service.name, default);
