@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
@@ -174,10 +174,10 @@ impl Gateway {
         }
     }
 
-    /// Enables the operator endpoints, authorized by `X-Admin-Token` (the injected secret
-    /// `GATEWAY_ADMIN_TOKEN`; only its hash is kept).
-    pub fn with_admin_token(mut self, token: &[u8]) -> Self {
-        self.admin_token_hash = Some(neosl_crypto::hash::sha256(token));
+    /// Enables the operator endpoints, authorized by `X-Admin-Token`: `hash` is the SHA-256 of
+    /// the injected secret `GATEWAY_ADMIN_TOKEN` (the token itself is never kept).
+    pub fn with_admin_token_hash(mut self, hash: [u8; 32]) -> Self {
+        self.admin_token_hash = Some(hash);
         self
     }
 
@@ -206,9 +206,10 @@ impl Gateway {
     }
 
     fn limit(&self, key: &str, rate: Rate) -> Result<(), GwError> {
-        self.limiter
+        Ok(self
+            .limiter
             .check(key, rate)
-            .map_err(|wait| GwError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))
+            .map_err(ApiError::rate_limited)?)
     }
 
     /// Charges the client's authentication bucket (every sign-in request, whatever identity).
@@ -226,9 +227,10 @@ impl Gateway {
     }
 
     fn check_failures(&self, key: &str) -> Result<(), GwError> {
-        self.limiter
+        Ok(self
+            .limiter
             .peek_at(key, self.config.limits.auth, std::time::Instant::now())
-            .map_err(|wait| GwError::RateLimited(wait.as_secs_f64().ceil().max(1.0) as u64))
+            .map_err(ApiError::rate_limited)?)
     }
 
     fn record_failure(&self, key: &str) {
@@ -236,13 +238,12 @@ impl Gateway {
     }
 }
 
-/// A gateway error: an [`ApiError`], or a rate limit with its `Retry-After`.
+/// A gateway error: an [`ApiError`] (with its `Retry-After`, if any), converted from the
+/// domain errors the gateway calls into.
 #[derive(Debug)]
 pub enum GwError {
     /// Any API error.
     Api(ApiError),
-    /// Too many requests; retry after this many seconds.
-    RateLimited(u64),
 }
 
 impl From<ApiError> for GwError {
@@ -279,17 +280,6 @@ impl IntoResponse for GwError {
     fn into_response(self) -> Response {
         match self {
             Self::Api(e) => e.into_response(),
-            Self::RateLimited(secs) => {
-                let mut response = ApiError::new(
-                    ErrorCode::RateLimited,
-                    format!("too many requests; retry in {secs} s"),
-                )
-                .into_response();
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                response
-            }
         }
     }
 }

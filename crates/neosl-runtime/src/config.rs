@@ -302,14 +302,6 @@ impl Settings {
         if let Some(v) = env.var("NEOSL_TLS_DIR") {
             self.tls_dir = Some(PathBuf::from(v));
         }
-        if let Some(v) = env.var("NEOSL_CHAIN_RPC") {
-            self.chain_rpc = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
-        }
         let list = |v: String| -> Vec<String> {
             v.split(',')
                 .map(str::trim)
@@ -317,6 +309,9 @@ impl Settings {
                 .map(str::to_owned)
                 .collect()
         };
+        if let Some(v) = env.var("NEOSL_CHAIN_RPC") {
+            self.chain_rpc = list(v);
+        }
         if let Some(v) = env.var("NEOSL_ALLOWED_HOSTS") {
             self.allowed_hosts = list(v);
         }

@@ -275,7 +275,7 @@ impl crate::server::Readiness for DatabaseReadiness {
     }
 }
 
-/// An error's first line, without connection details that could carry a password.
+/// What went wrong, in words that never carry connection details (a URL may hold a password).
 fn short(e: &sqlx::Error) -> String {
     match e {
         sqlx::Error::PoolClosed => "the connection pool is closed".into(),

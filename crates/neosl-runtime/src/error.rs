@@ -3,7 +3,7 @@
 //! reach a response body.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -79,6 +79,27 @@ impl ErrorCode {
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The code of an error status that no handler chose (a layer's or an extractor's plain
+    /// answer): the inverse of [`ErrorCode::status`], with `invalid_request` and
+    /// `internal_error` for the statuses the table does not name.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::UNAUTHORIZED => Self::Unauthenticated,
+            StatusCode::FORBIDDEN => Self::Forbidden,
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::CONFLICT => Self::Conflict,
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Unprocessable,
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited,
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
+            StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => Self::Timeout,
+            s if s.is_client_error() => Self::InvalidRequest,
+            _ => Self::Internal,
         }
     }
 }
@@ -184,19 +205,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::BytesRejection(_)
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-            {
-                Self::new(ErrorCode::PayloadTooLarge, "request body too large")
-            }
-            other => Self::invalid(other.body_text()),
-        }
-    }
-}
-
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::invalid(rejection.body_text())
@@ -290,14 +298,9 @@ pub fn parse_json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T
     })
 }
 
-/// A control character: C0 (including NUL, tab, line feed), DEL and C1.
-pub fn is_control(c: char) -> bool {
-    c.is_control()
-}
-
-/// Whether `text` holds a control character (see [`is_control`]).
+/// Whether `text` holds a control character: C0 (including NUL, tab, line feed), DEL or C1.
 pub fn has_control(text: &str) -> bool {
-    text.chars().any(is_control)
+    text.chars().any(char::is_control)
 }
 
 /// A fast pre-scan of raw JSON: false guarantees that no string holds a control character (raw

@@ -178,14 +178,17 @@ async fn edge_middleware(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .map(|h| h.to_str().unwrap_or("\u{0}").to_owned())
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
-    if let Some(host) = host
-        && !host_allowed(&host, &info.name, &info.edge.allowed_hosts)
-    {
+    // In-process calls name no host; a `Host` that is not text is refused like a foreign one.
+    let allowed = match request.headers().get(header::HOST) {
+        Some(value) => value
+            .to_str()
+            .is_ok_and(|host| host_allowed(host, &info.name, &info.edge.allowed_hosts)),
+        None => request
+            .uri()
+            .authority()
+            .is_none_or(|a| host_allowed(a.as_str(), &info.name, &info.edge.allowed_hosts)),
+    };
+    if !allowed {
         return ApiError::detailed(
             ErrorCode::InvalidRequest,
             "invalid_host",
@@ -302,20 +305,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-        StatusCode::NOT_FOUND => ErrorCode::NotFound,
-        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
-        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
-        StatusCode::CONFLICT => ErrorCode::Conflict,
-        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
-        StatusCode::GATEWAY_TIMEOUT | StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
-        s if s.is_client_error() => ErrorCode::InvalidRequest,
-        _ => ErrorCode::Internal,
-    };
+    let code = ErrorCode::for_status(status);
     let message = match code {
         ErrorCode::PayloadTooLarge => "request body too large",
         ErrorCode::Internal => "internal error",

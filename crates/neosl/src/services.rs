@@ -264,8 +264,9 @@ pub async fn start(
                 Duration::from_secs(60),
                 shutdown.clone(),
             ))];
-            gateway = gateway
-                .with_admin_token(&secrets.use_secret(GATEWAY_ADMIN_TOKEN.name, <[u8]>::to_vec)?);
+            if let Some(hash) = operator_token_hash(service, secrets)? {
+                gateway = gateway.with_admin_token_hash(hash);
+            }
             if let Some(chain) = connect_chain(settings).await {
                 gateway = gateway.with_chain(chain.rpc.clone());
                 let withdrawals = neosl_gasbank::withdrawals::Withdrawals::new(
