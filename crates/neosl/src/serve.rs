@@ -267,8 +267,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             grace,
         )));
     }
+    // The handlers exist before "ready" is printed: a supervisor may signal at once.
+    let signalled = shutdown_signal()?;
     println!("ready; Ctrl-C or SIGTERM stops gracefully");
-    wait_for_signal().await;
+    signalled.await;
     tracing::info!("shutting down");
     stop.send(true).ok();
     for task in tasks {
@@ -310,17 +312,16 @@ fn zeroize_string(s: String) -> neosl_runtime::secrets::ZeroizingString {
     neosl_runtime::secrets::ZeroizingString::new(s)
 }
 
-async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Installs the SIGTERM and SIGINT handlers now; the future completes on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
-    }
+    })
 }
