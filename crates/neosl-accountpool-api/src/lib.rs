@@ -1,10 +1,11 @@
 //! The AccountPool API, shared by the service and its callers.
 //!
 //! [`AccountPoolApi`] is implemented twice: by the service itself (in-process, in the all-in-one
-//! server) and by [`AccountPoolClient`] (over [`ServiceTransport`]: the service's router in this
+//! server) and by [`AccountPoolClient`] (over any [`Transport`]: the service's router in this
 //! process, or HTTPS with mutual TLS). Callers hold an `Arc<dyn AccountPoolApi>` and do not care
-//! which. [`PoolSigner`] turns a locked pool account into a [`TxSigner`] for the chain client, so
-//! any service can submit transactions from pool accounts without ever seeing a key.
+//! which. With the `signer` feature, `PoolSigner` turns a locked pool account into a `TxSigner`
+//! for the chain client, so any service can submit transactions from pool accounts without ever
+//! seeing a key. The crate pulls in no server, database or TLS code.
 //!
 //! Token amounts are integers in the token's smallest unit, written as decimal strings (inputs
 //! also accept JSON integers).
@@ -12,12 +13,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::http::Method;
-use neosl_chain::signer::TxSigner;
-use neosl_neo::tx::Witness;
-use neosl_neo::{UInt160, UInt256};
-use neosl_runtime::client::{ServiceTransport, TransportError};
+use neosl_api::{Method, Transport, TransportError};
 use serde::{Deserialize, Deserializer, Serialize};
+
+#[cfg(feature = "signer")]
+mod signer;
+#[cfg(feature = "signer")]
+pub use signer::PoolSigner;
 
 /// Largest `count` of one `/request`.
 pub const MAX_REQUEST_COUNT: u32 = 100;
@@ -346,16 +348,18 @@ pub trait AccountPoolApi: Send + Sync {
     async fn accounts(&self, query: AccountsQuery) -> PoolResult<AccountList>;
 }
 
-/// The AccountPool over a [`ServiceTransport`].
+/// The AccountPool over a [`Transport`].
 #[derive(Debug, Clone)]
 pub struct AccountPoolClient {
-    transport: ServiceTransport,
+    transport: Arc<dyn Transport>,
 }
 
 impl AccountPoolClient {
     /// A client over `transport`.
-    pub fn new(transport: ServiceTransport) -> Self {
-        Self { transport }
+    pub fn new(transport: impl Transport + 'static) -> Self {
+        Self {
+            transport: Arc::new(transport),
+        }
     }
 
     async fn post<B: Serialize + Sync, T: serde::de::DeserializeOwned>(
@@ -363,7 +367,7 @@ impl AccountPoolClient {
         path: &str,
         body: &B,
     ) -> PoolResult<T> {
-        Ok(self.transport.call(Method::POST, path, Some(body)).await?)
+        Ok(neosl_api::call(&*self.transport, Method::POST, path, Some(body)).await?)
     }
 }
 
@@ -398,10 +402,13 @@ impl AccountPoolApi for AccountPoolClient {
                 path.push_str(&format!("{k}={}&", url_encode(v)));
             }
         }
-        Ok(self
-            .transport
-            .call::<(), _>(Method::GET, path.trim_end_matches(['?', '&']), None)
-            .await?)
+        Ok(neosl_api::call::<(), _>(
+            &*self.transport,
+            Method::GET,
+            path.trim_end_matches(['?', '&']),
+            None,
+        )
+        .await?)
     }
 }
 
@@ -416,29 +423,8 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-/// A locked pool account as a transaction signer: the AccountPool signs, the key stays there.
-pub struct PoolSigner {
-    api: Arc<dyn AccountPoolApi>,
-    account_id: String,
-    verification_script: Vec<u8>,
-}
-
-impl PoolSigner {
-    /// A signer for `account` (as returned by `/request`).
-    pub fn new(api: Arc<dyn AccountPoolApi>, account: &AccountView) -> Result<Self, PoolError> {
-        let key_bytes = decode_hex(&account.public_key)
-            .ok_or_else(|| PoolError::new("internal_error", 502, "bad public key"))?;
-        let key = neosl_neo::PublicKey::from_slice(&key_bytes)
-            .map_err(|e| PoolError::new("internal_error", 502, e.to_string()))?;
-        Ok(Self {
-            api,
-            account_id: account.id.clone(),
-            verification_script: neosl_neo::script::verification_script(&key),
-        })
-    }
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
+/// Hex to bytes (no dependency for so little).
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
@@ -446,37 +432,4 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-#[async_trait]
-impl TxSigner for PoolSigner {
-    fn verification_script(&self) -> Vec<u8> {
-        self.verification_script.clone()
-    }
-
-    fn account(&self) -> UInt160 {
-        UInt160::of_script(&self.verification_script)
-    }
-
-    async fn sign(&self, _network: u32, tx_hash: &UInt256) -> neosl_chain::Result<Witness> {
-        // The AccountPool signs with its own network magic; the transaction's witness check on
-        // chain catches a mismatch.
-        let signed = self
-            .api
-            .sign(SignRequest {
-                service_id: None,
-                account_id: self.account_id.clone(),
-                tx_hash: tx_hash.to_string(),
-            })
-            .await
-            .map_err(|e| neosl_chain::ChainError::Signer(e.to_string()))?;
-        let sig = decode_hex(&signed.signature)
-            .ok_or_else(|| neosl_chain::ChainError::Signer("bad signature hex".into()))?;
-        let signature = neosl_neo::Signature::from_slice(&sig)
-            .map_err(|e| neosl_chain::ChainError::Signer(e.to_string()))?;
-        Ok(Witness {
-            invocation: neosl_neo::script::signature_invocation_script(&signature),
-            verification: self.verification_script.clone(),
-        })
-    }
 }

@@ -40,6 +40,7 @@ async fn pool(url: &str, target: u32) -> (Arc<AccountPool>, Duration) {
         None,
         Some(42),
         RuntimeMode::Simulation,
+        neosl_runtime::clock::system(),
     )
     .expect("pool");
     let start = Instant::now();

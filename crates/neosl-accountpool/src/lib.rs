@@ -7,12 +7,16 @@
 //! - [`http`]: the internal HTTP API and the in-process [`http::LocalAccountPool`].
 //! - [`jobs`]: lock sweeping, balance sync, rotation and retirement.
 //! - [`error`]: the refusal codes.
+//! - [`definition`]: the service as the platform sees it (secrets, settings, start-up).
 
+pub mod definition;
 pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod service;
 pub mod store;
 
+pub use definition::Definition;
 pub use error::Failure;
-pub use service::{AccountPool, Chain, PoolConfig};
+pub use neosl_runtime::service::Chain;
+pub use service::{AccountPool, PoolConfig};

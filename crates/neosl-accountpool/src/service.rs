@@ -9,7 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use neosl_accountpool_api::*;
 use neosl_chain::signer::TxSigner;
-use neosl_chain::submit::{SignerEntry, Submitter};
+use neosl_chain::submit::SignerEntry;
 use neosl_chain::{ChainError, RpcClient, RpcErrorKind};
 use neosl_crypto::{MasterKey, PublicKey, kdf};
 use neosl_neo::param::ContractParameter;
@@ -18,9 +18,10 @@ use neosl_neo::tx::{Witness, sign_data};
 use neosl_neo::{Address, UInt160, UInt256, native};
 use neosl_runtime::RuntimeMode;
 use neosl_runtime::attestation::{self, PublishedKey};
-use neosl_runtime::db::now_millis;
+use neosl_runtime::clock::SharedClock;
 use num_bigint::BigInt;
 
+use crate::Chain;
 use crate::error::Failure;
 use crate::store::{
     AccountRow, AuditEntry, Authorized, BalanceRow, NewAccount, PoolStore, ReleaseRefusal,
@@ -72,15 +73,6 @@ impl Default for PoolConfig {
     }
 }
 
-/// The chain the pool transfers on.
-#[derive(Clone)]
-pub struct Chain {
-    /// RPC access.
-    pub rpc: RpcClient,
-    /// Transaction submission.
-    pub submitter: Submitter,
-}
-
 /// The AccountPool service.
 pub struct AccountPool {
     store: PoolStore,
@@ -90,6 +82,7 @@ pub struct AccountPool {
     chain: Option<Chain>,
     network: Option<u32>,
     mode: RuntimeMode,
+    clock: SharedClock,
     sign_queue: std::sync::OnceLock<tokio::sync::mpsc::Sender<SignTicket>>,
 }
 
@@ -248,6 +241,7 @@ impl AccountPool {
         chain: Option<Chain>,
         network: Option<u32>,
         mode: RuntimeMode,
+        clock: SharedClock,
     ) -> Result<Self, Failure> {
         let master_public = kdf::master_public_key(&master).map_err(Failure::internal)?;
         let network = network.or_else(|| chain.as_ref().map(|c| c.submitter.network()));
@@ -259,6 +253,7 @@ impl AccountPool {
             chain,
             network,
             mode,
+            clock,
             sign_queue: std::sync::OnceLock::new(),
         })
     }
@@ -306,7 +301,7 @@ impl AccountPool {
                 .await
                 .map_err(Failure::internal)??;
             self.store
-                .insert_accounts(&accounts, &tokens, now_millis())
+                .insert_accounts(&accounts, &tokens, self.clock.now_millis())
                 .await?;
             created += batch;
             if count > self.config.fill_batch {
@@ -347,7 +342,7 @@ impl AccountPool {
         }
         let lock_id = uuid::Uuid::new_v4().to_string();
         for attempt in 0..3 {
-            let now = now_millis();
+            let now = self.clock.now_millis();
             let expires_at = now + self.config.lock_ttl.as_millis() as i64;
             let accounts = self
                 .store
@@ -404,7 +399,7 @@ impl AccountPool {
                 "give exactly one of lock_id, account_ids or all: true".into(),
             ));
         }
-        let now = now_millis();
+        let now = self.clock.now_millis();
         let outcome = if let Some(lock_id) = &request.lock_id {
             self.store
                 .release_lock(caller, lock_id, now)
@@ -474,6 +469,7 @@ impl AccountPool {
         self.sign_queue.get_or_init(|| {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<SignTicket>(4096);
             let store = self.store.clone();
+            let clock = self.clock.clone();
             tokio::spawn(async move {
                 while let Some(first) = rx.recv().await {
                     let mut batch = vec![first];
@@ -484,7 +480,10 @@ impl AccountPool {
                         }
                     }
                     let attempts: Vec<SignAttempt> = batch.iter().map(|(a, _)| a.clone()).collect();
-                    match store.authorize_signatures(&attempts, now_millis()).await {
+                    match store
+                        .authorize_signatures(&attempts, clock.now_millis())
+                        .await
+                    {
                         Ok(authorized) => {
                             let ok: std::collections::HashSet<(String, String, String)> =
                                 authorized
@@ -514,7 +513,7 @@ impl AccountPool {
         match self.store.accounts_by_id(&[account_id]).await {
             Ok(mut rows) => match rows.pop() {
                 None => Failure::UnknownAccount(account_id.to_owned()),
-                Some(account) => check_holder(&account, caller, now_millis())
+                Some(account) => check_holder(&account, caller, self.clock.now_millis())
                     .err()
                     .unwrap_or_else(|| {
                         // Held now, but not when the signature was authorized: report it as expired.
@@ -586,7 +585,7 @@ impl AccountPool {
             Default::default()
         } else {
             self.store
-                .authorize_signatures(&attempts, now_millis())
+                .authorize_signatures(&attempts, self.clock.now_millis())
                 .await?
                 .into_iter()
                 .map(|a| (a.account_id, a.hash))
@@ -611,7 +610,7 @@ impl AccountPool {
                 .map(|a| (a.id.clone(), a))
                 .collect()
         };
-        let now = now_millis();
+        let now = self.clock.now_millis();
         for (index, account_id, hash, result) in signed {
             results[index] = Some(
                 if authorized.contains(&(account_id.clone(), hash.to_string())) {
@@ -660,7 +659,7 @@ impl AccountPool {
                 ));
             }
         };
-        let now = now_millis();
+        let now = self.clock.now_millis();
         let result = self
             .store
             .update_tracked(
@@ -710,7 +709,10 @@ impl AccountPool {
             )),
             (None, Some(_)) => return Err(Failure::Invalid("min_balance needs token".into())),
         };
-        let held = self.store.held_accounts(caller, now_millis()).await?;
+        let held = self
+            .store
+            .held_accounts(caller, self.clock.now_millis())
+            .await?;
         let accounts = held
             .iter()
             .filter(|(_, balances)| match &filter {
@@ -753,7 +755,7 @@ impl AccountPool {
             .await?
             .pop()
             .ok_or_else(|| Failure::UnknownAccount(request.account_id.clone()))?;
-        check_holder(&account, caller, now_millis())?;
+        check_holder(&account, caller, self.clock.now_millis())?;
         let from = UInt160::parse_display(&account.script_hash).map_err(Failure::internal)?;
         let balances = chain
             .rpc
@@ -792,7 +794,7 @@ impl AccountPool {
                     "system_fee": tx.system_fee, "network_fee": tx.network_fee,
                 })
                 .to_string(),
-                created_at: now_millis(),
+                created_at: self.clock.now_millis(),
             }])
             .await?;
         let mut result = TransferResult {
@@ -814,13 +816,15 @@ impl AccountPool {
         } else {
             // Follow the chain once the transaction is in a block.
             let store = self.store.clone();
+            let clock = self.clock.clone();
             tokio::spawn(async move {
                 if chain
                     .submitter
                     .wait(&tx, Duration::from_secs(600))
                     .await
                     .is_ok()
-                    && let Err(e) = sync_one(&store, &chain.rpc, &account, true).await
+                    && let Err(e) =
+                        sync_one(&store, &chain.rpc, &account, true, clock.now_millis()).await
                 {
                     tracing::warn!(error = %e, "syncing balances after a transfer failed");
                 }
@@ -832,12 +836,19 @@ impl AccountPool {
     /// Reads an account's balances from the chain; with `follow`, tracked amounts become the
     /// chain's (after the pool's own transfers).
     pub async fn sync_account(&self, account: &AccountRow, follow: bool) -> Result<(), Failure> {
-        sync_one(&self.store, &self.chain()?.rpc, account, follow).await
+        sync_one(
+            &self.store,
+            &self.chain()?.rpc,
+            account,
+            follow,
+            self.clock.now_millis(),
+        )
+        .await
     }
 
     /// Syncs every locked account's chain balances; logs mismatches. Returns how many were read.
     pub async fn sync_locked(&self) -> Result<usize, Failure> {
-        let accounts = self.store.locked_accounts(now_millis()).await?;
+        let accounts = self.store.locked_accounts(self.clock.now_millis()).await?;
         for account in &accounts {
             self.sync_account(account, false).await?;
         }
@@ -850,7 +861,7 @@ impl AccountPool {
 
     /// Frees accounts whose locks expired.
     pub async fn sweep(&self) -> Result<u64, Failure> {
-        let freed = self.store.sweep_expired(now_millis()).await?;
+        let freed = self.store.sweep_expired(self.clock.now_millis()).await?;
         if freed > 0 {
             tracing::info!(freed, "expired locks released");
         }
@@ -860,7 +871,7 @@ impl AccountPool {
     /// Rotation, once per interval across all replicas: up to `rotation_percent` of the active,
     /// unlocked accounts older than the minimum age become retiring; the pool is then topped up.
     pub async fn rotate_if_due(&self) -> Result<u64, Failure> {
-        let now = now_millis();
+        let now = self.clock.now_millis();
         let last = self.store.meta("last_rotation").await?;
         let last_ms = last
             .as_deref()
@@ -903,7 +914,9 @@ impl AccountPool {
                 .iter()
                 .all(|b| b.amount == BigInt::from(0))
             {
-                self.store.mark_retired(&account.id, now_millis()).await?;
+                self.store
+                    .mark_retired(&account.id, self.clock.now_millis())
+                    .await?;
                 retired += 1;
             }
         }
@@ -912,7 +925,7 @@ impl AccountPool {
 
     /// `/pool-info`.
     pub async fn pool_info(&self) -> Result<serde_json::Value, Failure> {
-        let now = now_millis();
+        let now = self.clock.now_millis();
         let counts = self.store.counts(now).await?;
         let tokens = self.store.token_totals(now).await?;
         let mismatches = self.store.mismatches(100).await?;
@@ -950,7 +963,7 @@ impl AccountPool {
             "public_key_sha256": published.sha256,
             "attestation": report,
             "simulation": self.mode.is_simulation(),
-            "timestamp": now_millis(),
+            "timestamp": self.clock.now_millis(),
         })
     }
 }
@@ -1054,6 +1067,7 @@ async fn sync_one(
     rpc: &RpcClient,
     account: &AccountRow,
     follow: bool,
+    now: i64,
 ) -> Result<(), Failure> {
     let hash = UInt160::parse_display(&account.script_hash).map_err(Failure::internal)?;
     let balances = rpc.get_nep17_balances(&hash).await.map_err(chain_failure)?;
@@ -1069,7 +1083,7 @@ async fn sync_one(
         })
         .collect();
     store
-        .set_chain_balances(&account.id, &amounts, now_millis(), follow)
+        .set_chain_balances(&account.id, &amounts, now, follow)
         .await?;
     Ok(())
 }

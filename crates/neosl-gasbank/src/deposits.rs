@@ -12,13 +12,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use neosl_chain::RpcClient;
 use neosl_chain::events::{
-    BoxError, ChainEvent, CursorStore, EventFilter, EventHandler, EventStream, StreamConfig,
-    StreamPosition,
+    BoxError, ChainEvent, EventFilter, EventHandler, EventStream, StreamConfig,
 };
+use neosl_chainwork::DbCursor;
 use neosl_crypto::{MasterKey, kdf};
 use neosl_neo::param::StackItem;
 use neosl_neo::{Address, UInt160, UInt256, native};
-use neosl_runtime::db::now_millis;
 use sqlx::Row;
 
 use crate::{GasBank, GasBankError, LedgerEntry, Owner, Result};
@@ -87,7 +86,7 @@ impl Deposits {
     /// The user's deposit address (created on first request; always the same).
     pub async fn deposit_address(&self, user_id: &str) -> Result<Address> {
         let key = kdf::derive_signing_key(&self.master, user_id.as_bytes(), "gasbank-deposit")
-            .map_err(|e| GasBankError::Database(e.to_string()))?;
+            .map_err(|e| GasBankError::Internal(e.to_string()))?;
         let address = Address::from_public_key(&key.public_key());
         sqlx::query(
             "INSERT INTO gasbank_deposit_addresses (user_id, address, script_hash, created_at) VALUES ($1, $2, $3, $4) \
@@ -96,7 +95,7 @@ impl Deposits {
         .bind(user_id)
         .bind(address.to_string())
         .bind(address.script_hash().to_string())
-        .bind(now_millis())
+        .bind(self.bank.clock().now_millis())
         .execute(self.bank.database().pool())
         .await?;
         Ok(address)
@@ -147,7 +146,7 @@ impl Deposits {
         let log = rpc
             .get_application_log(tx_hash)
             .await
-            .map_err(|e| GasBankError::Database(format!("chain: {e}")))?;
+            .map_err(|e| GasBankError::ChainUnavailable(e.to_string()))?;
         let mut credited = Vec::new();
         for execution in log
             .executions
@@ -176,17 +175,29 @@ impl Deposits {
     }
 
     /// The event stream that credits deposits as blocks arrive. Its position is kept in the
-    /// GasBank's database under `name`.
-    pub fn stream(&self, rpc: RpcClient, name: &str, config: StreamConfig) -> EventStream {
+    /// platform database (`chain_cursors`) under `name`.
+    pub async fn stream(
+        &self,
+        rpc: RpcClient,
+        name: &str,
+        config: StreamConfig,
+    ) -> Result<EventStream> {
+        let db = self.bank.database().clone();
+        neosl_chainwork::migrate(&db)
+            .await
+            .map_err(|e| GasBankError::Database(e.to_string()))?;
         let filter = EventFilter {
             contracts: vec![native::GAS],
             names: vec!["Transfer".into()],
         };
-        let cursor = Arc::new(DbCursor {
-            bank: self.bank.clone(),
-            name: name.to_owned(),
-        });
-        EventStream::new(rpc, filter, cursor, Arc::new(self.clone()), config)
+        let cursor = Arc::new(DbCursor::new(db, name, self.bank.clock().clone()));
+        Ok(EventStream::new(
+            rpc,
+            filter,
+            cursor,
+            Arc::new(self.clone()),
+            config,
+        ))
     }
 }
 
@@ -206,44 +217,6 @@ impl EventHandler for Deposits {
         if let Some(entry) = self.credit(&transfer).await? {
             tracing::info!(account = %entry.account_id, amount, reference = %entry.reference_id, "deposit credited");
         }
-        Ok(())
-    }
-}
-
-/// A stream cursor in the GasBank's database.
-struct DbCursor {
-    bank: GasBank,
-    name: String,
-}
-
-#[async_trait]
-impl CursorStore for DbCursor {
-    async fn load(&self) -> std::result::Result<Option<StreamPosition>, BoxError> {
-        let row = sqlx::query(
-            "SELECT next_block, next_event FROM gasbank_stream_cursors WHERE name = $1",
-        )
-        .bind(&self.name)
-        .fetch_optional(self.bank.database().pool())
-        .await?;
-        Ok(match row {
-            Some(r) => Some(StreamPosition {
-                next_block: u32::try_from(r.try_get::<i64, _>(0)?)?,
-                next_event: u32::try_from(r.try_get::<i64, _>(1)?)?,
-            }),
-            None => None,
-        })
-    }
-
-    async fn save(&self, position: StreamPosition) -> std::result::Result<(), BoxError> {
-        sqlx::query(
-            "INSERT INTO gasbank_stream_cursors (name, next_block, next_event) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET next_block = $2, next_event = $3",
-        )
-        .bind(&self.name)
-        .bind(position.next_block as i64)
-        .bind(position.next_event as i64)
-        .execute(self.bank.database().pool())
-        .await?;
         Ok(())
     }
 }

@@ -12,17 +12,26 @@
 //!
 //! Amounts are integers in GAS's smallest unit (10⁻⁸ GAS), never floating point.
 //!
-//! [`deposits`] credits GAS sent on chain to each user's own deposit address, exactly once.
+//! - [`billing`]: the one paid-call primitive (reserve → call → consume | release) that the
+//!   gateway and the on-chain fulfilment share, and the sweeper that releases reservations a
+//!   crash left behind.
+//! - [`deposits`]: credits GAS sent on chain to each user's own deposit address, exactly once.
+//! - [`withdrawals`]: GAS sent on chain from the treasury, debited and refunded exactly once.
 
+pub mod billing;
 pub mod deposits;
-mod fees;
 pub mod withdrawals;
 
-use neosl_runtime::db::{Backend, Database, DbError, Migration, now_millis};
+use std::time::Duration;
+
+use neosl_runtime::ErrorCode;
+use neosl_runtime::clock::{self, SharedClock};
+use neosl_runtime::db::{Database, DbError, Migration};
+use neosl_runtime::error::DomainError;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
-pub use fees::{FeeSchedule, Service};
+pub use billing::Payment;
 
 /// The GasBank's migrations.
 pub const MIGRATIONS: &[Migration] = &[
@@ -46,11 +55,20 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "open_reservations",
-        sqlite: include_str!("../migrations/sqlite/0004_open_reservations.sql"),
-        postgres: include_str!("../migrations/postgres/0004_open_reservations.sql"),
+        name: "reservation_expiry",
+        sqlite: include_str!("../migrations/sqlite/0004_reservation_expiry.sql"),
+        postgres: include_str!("../migrations/postgres/0004_reservation_expiry.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "dev_credit",
+        sqlite: include_str!("../migrations/sqlite/0005_dev_credit.sql"),
+        postgres: include_str!("../migrations/postgres/0005_dev_credit.sql"),
     },
 ];
+
+/// How long a reservation holds by default before the sweeper may release it.
+pub const DEFAULT_RESERVATION_TTL: Duration = Duration::from_secs(600);
 
 /// Whose account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -114,15 +132,67 @@ pub enum GasBankError {
     /// A sponsor cannot pay itself.
     #[error("a sponsor cannot pay for itself")]
     SelfSponsorship,
+    /// The chain is not configured or does not answer.
+    #[error("the chain is unavailable: {0}")]
+    ChainUnavailable(String),
+    /// A development credit outside simulation mode or on a production database.
+    #[error("{0}")]
+    NotDevelopment(String),
     /// The database failed.
-    #[error("database error")]
+    #[error("database error: {0}")]
     Database(String),
+    /// Something else failed inside the GasBank (logged, not shown).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError for GasBankError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidAmount => "invalid_amount",
+            Self::InvalidReference => "invalid_reference",
+            Self::InsufficientBalance { .. } => "insufficient_balance",
+            Self::UnknownReservation(_) => "unknown_reservation",
+            Self::ReservationSettled { .. } => "reservation_settled",
+            Self::ReferenceConflict(_) => "reference_conflict",
+            Self::SelfSponsorship => "self_sponsorship",
+            Self::ChainUnavailable(_) => "chain_unavailable",
+            Self::NotDevelopment(_) => "not_development",
+            Self::Database(_) | Self::Internal(_) => "internal_error",
+        }
+    }
+
+    fn kind(&self) -> ErrorCode {
+        match self {
+            Self::InvalidAmount | Self::InvalidReference | Self::SelfSponsorship => {
+                ErrorCode::InvalidRequest
+            }
+            Self::InsufficientBalance { .. }
+            | Self::ReservationSettled { .. }
+            | Self::ReferenceConflict(_) => ErrorCode::Conflict,
+            Self::UnknownReservation(_) => ErrorCode::NotFound,
+            Self::ChainUnavailable(_) => ErrorCode::Unavailable,
+            Self::NotDevelopment(_) => ErrorCode::Forbidden,
+            Self::Database(_) | Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
 }
 
 impl From<sqlx::Error> for GasBankError {
     fn from(e: sqlx::Error) -> Self {
-        tracing::error!(error = %e, "gasbank database error");
         Self::Database(e.to_string())
+    }
+}
+
+impl From<DbError> for GasBankError {
+    fn from(e: DbError) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+impl From<neosl_chain::ChainError> for GasBankError {
+    fn from(e: neosl_chain::ChainError) -> Self {
+        Self::ChainUnavailable(e.to_string())
     }
 }
 
@@ -178,12 +248,16 @@ pub struct Reservation {
     pub state: String,
     /// What was charged when consumed.
     pub consumed_amount: Option<i64>,
+    /// When the sweeper may release it, if still held (Unix ms).
+    pub expires_at: i64,
 }
 
 /// The GasBank over the platform database.
 #[derive(Debug, Clone)]
 pub struct GasBank {
     db: Database,
+    clock: SharedClock,
+    reservation_ttl: Duration,
 }
 
 fn check_amount(amount: i64) -> Result<()> {
@@ -222,10 +296,26 @@ fn entry(row: &sqlx::any::AnyRow) -> std::result::Result<LedgerEntry, sqlx::Erro
 }
 
 impl GasBank {
-    /// Opens the GasBank and applies its migrations.
+    /// Opens the GasBank and applies its migrations (system clock, default reservation TTL).
     pub async fn open(db: Database) -> std::result::Result<Self, DbError> {
         db.migrate("gasbank", MIGRATIONS).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            clock: clock::system(),
+            reservation_ttl: DEFAULT_RESERVATION_TTL,
+        })
+    }
+
+    /// The same bank reading the time from `clock`.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The same bank holding reservations for `ttl` before the sweeper may release them.
+    pub fn with_reservation_ttl(mut self, ttl: Duration) -> Self {
+        self.reservation_ttl = ttl;
+        self
     }
 
     /// The database.
@@ -233,11 +323,17 @@ impl GasBank {
         &self.db
     }
 
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_millis()
+    }
+
     fn lock_suffix(&self) -> &'static str {
-        match self.db.backend() {
-            Backend::Postgres => " FOR UPDATE",
-            Backend::Sqlite => "",
-        }
+        self.db.backend().for_update()
     }
 
     /// Ensures the account exists and locks it for the rest of `tx`; returns (balance, reserved).
@@ -247,7 +343,7 @@ impl GasBank {
         owner: &Owner,
     ) -> Result<(i64, i64)> {
         let id = owner.account_id();
-        let now = now_millis();
+        let now = self.now();
         sqlx::query(
             "INSERT INTO gasbank_accounts (id, owner_kind, owner_id, balance, reserved, created_at, updated_at) \
              VALUES ($1, $2, $3, 0, 0, $4, $4) ON CONFLICT (id) DO NOTHING",
@@ -309,7 +405,7 @@ impl GasBank {
             .bind(balance_after)
             .bind(reference)
             .bind(counterparty)
-            .bind(now_millis())
+            .bind(self.now())
             .fetch_one(&mut **tx)
             .await?;
         Ok(entry(&row)?)
@@ -324,12 +420,30 @@ impl GasBank {
         reference: &str,
         counterparty: Option<&str>,
     ) -> Result<LedgerEntry> {
-        check_reference(reference)?;
         let mut tx = self.db.pool().begin().await?;
-        let (balance, reserved) = self.lock_account(&mut tx, owner).await?;
+        let posted = self
+            .posting_in(&mut tx, owner, kind, amount, reference, counterparty)
+            .await?;
+        tx.commit().await?;
+        Ok(posted)
+    }
+
+    /// One ledger posting (`amount` signed) inside the caller's transaction, idempotent by
+    /// (account, type, reference): a debit needs the available balance.
+    pub(crate) async fn posting_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        owner: &Owner,
+        kind: &str,
+        amount: i64,
+        reference: &str,
+        counterparty: Option<&str>,
+    ) -> Result<LedgerEntry> {
+        check_reference(reference)?;
+        let (balance, reserved) = self.lock_account(tx, owner).await?;
         let account_id = owner.account_id();
         if let Some(existing) = self
-            .existing_entry(&mut tx, &account_id, kind, reference)
+            .existing_entry(tx, &account_id, kind, reference)
             .await?
         {
             if existing.amount != amount || existing.counterparty.as_deref() != counterparty {
@@ -343,21 +457,18 @@ impl GasBank {
                 required: -amount,
             });
         }
-        let posted = self
-            .post(
-                &mut tx,
-                Posting {
-                    account_id: &account_id,
-                    kind,
-                    amount,
-                    balance_after: balance + amount,
-                    reference,
-                    counterparty,
-                },
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(posted)
+        self.post(
+            tx,
+            Posting {
+                account_id: &account_id,
+                kind,
+                amount,
+                balance_after: balance + amount,
+                reference,
+                counterparty,
+            },
+        )
+        .await
     }
 
     /// The account's figures (an absent account is empty).
@@ -404,6 +515,35 @@ impl GasBank {
             .await
     }
 
+    /// Credits a development balance (`neosl gasbank dev-credit`): only in simulation mode and
+    /// only on a database the platform created in simulation mode, so no production balance can
+    /// ever come from anywhere but the chain. Recorded as its own entry type, `dev_credit`.
+    pub async fn dev_credit(
+        &self,
+        owner: &Owner,
+        amount: i64,
+        reference: &str,
+        mode: neosl_runtime::RuntimeMode,
+    ) -> Result<LedgerEntry> {
+        check_amount(amount)?;
+        if !mode.is_simulation() {
+            return Err(GasBankError::NotDevelopment(
+                "development credits are refused in enclave mode".into(),
+            ));
+        }
+        match self.db.environment().await? {
+            Some(neosl_runtime::db::Environment::Development) => {}
+            other => {
+                return Err(GasBankError::NotDevelopment(format!(
+                    "development credits need a development database; this one is {}",
+                    other.map_or("unmarked", |e| e.as_str())
+                )));
+            }
+        }
+        self.single_posting(owner, "dev_credit", amount, reference, Some("development"))
+            .await
+    }
+
     /// Credits a refund (for example a withdrawal that failed on chain).
     pub async fn refund(&self, owner: &Owner, amount: i64, reference: &str) -> Result<LedgerEntry> {
         check_amount(amount)?;
@@ -424,13 +564,34 @@ impl GasBank {
             .await
     }
 
-    /// Holds `amount` of the available balance for a request in flight.
+    /// Holds `amount` of the available balance for a request in flight, for the bank's
+    /// reservation TTL (after which the sweeper may release it).
     pub async fn reserve(
         &self,
         owner: &Owner,
         amount: i64,
         reference: &str,
         service: &str,
+    ) -> Result<Reservation> {
+        let ttl = i64::try_from(self.reservation_ttl.as_millis()).unwrap_or(i64::MAX);
+        self.reserve_until(
+            owner,
+            amount,
+            reference,
+            service,
+            self.now().saturating_add(ttl),
+        )
+        .await
+    }
+
+    /// Holds `amount` of the available balance until `expires_at` (Unix ms).
+    pub async fn reserve_until(
+        &self,
+        owner: &Owner,
+        amount: i64,
+        reference: &str,
+        service: &str,
+        expires_at: i64,
     ) -> Result<Reservation> {
         check_amount(amount)?;
         check_reference(reference)?;
@@ -452,13 +613,15 @@ impl GasBank {
             });
         }
         sqlx::query(
-            "INSERT INTO gasbank_reservations (reference_id, account_id, amount, service, state, created_at) VALUES ($1, $2, $3, $4, 'reserved', $5)",
+            "INSERT INTO gasbank_reservations (reference_id, account_id, amount, service, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, 'reserved', $5, $6)",
         )
         .bind(reference)
         .bind(owner.account_id())
         .bind(amount)
         .bind(service)
-        .bind(now_millis())
+        .bind(self.now())
+        .bind(expires_at)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -466,7 +629,7 @@ impl GasBank {
         )
         .bind(owner.account_id())
         .bind(amount)
-        .bind(now_millis())
+        .bind(self.now())
         .execute(&mut *tx)
         .await?;
         let created = self
@@ -483,7 +646,7 @@ impl GasBank {
         reference: &str,
     ) -> Result<Option<Reservation>> {
         let sql = format!(
-            "SELECT reference_id, account_id, amount, service, state, consumed_amount FROM gasbank_reservations WHERE reference_id = $1{}",
+            "SELECT reference_id, account_id, amount, service, state, consumed_amount, expires_at FROM gasbank_reservations WHERE reference_id = $1{}",
             self.lock_suffix()
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -499,6 +662,7 @@ impl GasBank {
                     service: r.try_get(3)?,
                     state: r.try_get(4)?,
                     consumed_amount: r.try_get(5)?,
+                    expires_at: r.try_get(6)?,
                 })
             })
             .transpose()?)
@@ -549,7 +713,7 @@ impl GasBank {
         {
             return Err(GasBankError::InvalidAmount);
         }
-        let now = now_millis();
+        let now = self.now();
         sqlx::query(
             "UPDATE gasbank_accounts SET reserved = reserved - $2, updated_at = $3 WHERE id = $1",
         )
@@ -602,71 +766,6 @@ impl GasBank {
     /// Releases a reservation (nothing is charged).
     pub async fn release(&self, reference: &str) -> Result<Reservation> {
         Ok(self.settle(reference, None).await?.0)
-    }
-
-    /// Releases every reservation still held that was made before `cutoff` (Unix ms), oldest
-    /// first, up to `limit`: a paid call that never settled (the process died between reserve
-    /// and consume, or the request was cut off) must not hold a user's money. Each release is
-    /// its own transaction, so replicas sweeping at once are safe: a reservation settled
-    /// meanwhile is skipped. Returns the references released.
-    pub async fn release_stale(&self, cutoff: i64, limit: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT reference_id FROM gasbank_reservations WHERE state = 'reserved' AND created_at < $1 \
-             ORDER BY created_at, reference_id LIMIT $2",
-        )
-        .bind(cutoff)
-        .bind(limit)
-        .fetch_all(self.db.pool())
-        .await?;
-        let mut released = Vec::new();
-        for row in rows {
-            let reference: String = row.try_get(0)?;
-            match self.release(&reference).await {
-                Ok(_) => released.push(reference),
-                Err(GasBankError::ReservationSettled { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(released)
-    }
-
-    /// Sweeps stale reservations every `interval` until `shutdown`: anything reserved longer
-    /// than `ttl` ago is released (see [`GasBank::release_stale`]). `ttl` must be longer than
-    /// any paid call may take (the request time limit).
-    pub async fn sweep_stale_reservations(
-        self,
-        ttl: std::time::Duration,
-        interval: std::time::Duration,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        loop {
-            let cutoff = now_millis() - i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-            loop {
-                match self.release_stale(cutoff, 500).await {
-                    Ok(released) if !released.is_empty() => {
-                        tracing::warn!(
-                            count = released.len(),
-                            "released reservations that were never settled"
-                        );
-                        if released.len() < 500 {
-                            break;
-                        }
-                    }
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "sweeping stale reservations failed; retrying later");
-                        break;
-                    }
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                return;
-            }
-        }
     }
 
     /// Moves `amount` from `sponsor` to `beneficiary` (`PayForContract` / `PayForUser`): a

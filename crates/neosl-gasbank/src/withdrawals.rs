@@ -1,26 +1,37 @@
 //! Withdrawals to a Neo address the user names, paid from the GasBank treasury account (a key
-//! derived from the GasBank master secret; deposits are swept into it by the operator).
+//! derived from the GasBank master secret, funded by the operator).
 //!
-//! The ledger is debited when the transfer is submitted and refunded (same reference) if it
-//! cannot be sent or faults on chain. A withdrawal row per reference makes replays safe: the
-//! same request again answers the recorded withdrawal and sends nothing.
+//! A withdrawal is one database transaction: the ledger debit, the withdrawal row and a
+//! `gasbank.withdrawal` item of the outbox ([`neosl_chainwork::Outbox`]). The outbox's worker
+//! sends the transfer and, when it is final, settles it in the transaction that records it:
+//! confirmed, or refunded (same reference) if it faulted or could not be sent. A crash at any
+//! point, a restart or a second replica neither loses it nor sends it twice; the same request
+//! again answers the recorded withdrawal.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use neosl_chain::signer::{LocalKeySigner, TxSigner};
-use neosl_chain::submit::{SignerEntry, Submitter};
+use neosl_chain::submit::SignerEntry;
+use neosl_chainwork::{Built, Outbox, Outcome, WorkError, WorkItem, WorkKind, WorkState};
 use neosl_crypto::{MasterKey, kdf};
 use neosl_neo::{Address, native, script};
-use neosl_runtime::db::now_millis;
+use neosl_runtime::service::Chain;
 use num_bigint::BigInt;
-use serde::Serialize;
-use sqlx::Row;
+use serde::{Deserialize, Serialize};
+use sqlx::{Any, Row};
 
 use crate::{GasBank, GasBankError, Owner, Result};
 
+/// The outbox kind of a withdrawal.
+pub const WITHDRAWAL: &str = "gasbank.withdrawal";
+
+/// How long `wait` waits for the transfer to be final.
+const WAIT: Duration = Duration::from_secs(25);
+
 /// A withdrawal's record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Withdrawal {
     /// The request's reference.
     pub reference_id: String,
@@ -38,11 +49,19 @@ pub struct Withdrawal {
     pub error: Option<String>,
 }
 
+/// What the outbox item carries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Order {
+    user_id: String,
+    to: String,
+    amount: i64,
+}
+
 /// Withdrawals from the treasury.
 #[derive(Clone)]
 pub struct Withdrawals {
     bank: GasBank,
-    submitter: Submitter,
+    outbox: Outbox,
     treasury: Arc<LocalKeySigner>,
 }
 
@@ -55,13 +74,13 @@ impl std::fmt::Debug for Withdrawals {
 }
 
 impl Withdrawals {
-    /// Withdrawals over `bank`, paid from the treasury key derived from `master`.
-    pub fn new(bank: GasBank, master: &MasterKey, submitter: Submitter) -> Result<Self> {
+    /// Withdrawals over `bank` and `outbox`, paid from the treasury key derived from `master`.
+    pub fn new(bank: GasBank, master: &MasterKey, outbox: Outbox) -> Result<Self> {
         let key = kdf::derive_signing_key(master, b"treasury", "gasbank-treasury")
-            .map_err(|e| GasBankError::Database(e.to_string()))?;
+            .map_err(|e| GasBankError::Internal(e.to_string()))?;
         Ok(Self {
             bank,
-            submitter,
+            outbox,
             treasury: Arc::new(LocalKeySigner::new(key)),
         })
     }
@@ -71,48 +90,48 @@ impl Withdrawals {
         Address::from_script_hash(self.treasury.account())
     }
 
-    async fn record(&self, reference: &str) -> Result<Option<Withdrawal>> {
+    /// The outbox kind that sends and settles withdrawals (run it with the outbox's worker).
+    pub fn work_kind(&self) -> Arc<dyn WorkKind> {
+        Arc::new(WithdrawalKind {
+            bank: self.bank.clone(),
+            treasury: self.treasury.clone(),
+        })
+    }
+
+    /// The withdrawal recorded under `reference` (the full reference), with the transfer's
+    /// progress from the outbox.
+    pub async fn record(&self, reference: &str) -> Result<Option<Withdrawal>> {
         let row = sqlx::query(
             "SELECT reference_id, user_id, to_address, amount, tx_hash, state, error FROM gasbank_withdrawals WHERE reference_id = $1",
         )
         .bind(reference)
         .fetch_optional(self.bank.database().pool())
         .await?;
-        Ok(row
-            .map(|r| -> std::result::Result<Withdrawal, sqlx::Error> {
-                Ok(Withdrawal {
-                    reference_id: r.try_get(0)?,
-                    user_id: r.try_get(1)?,
-                    to_address: r.try_get(2)?,
-                    amount: r.try_get(3)?,
-                    tx_hash: r.try_get(4)?,
-                    state: r.try_get(5)?,
-                    error: r.try_get(6)?,
-                })
-            })
-            .transpose()?)
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let mut record = Withdrawal {
+            reference_id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            to_address: r.try_get(2)?,
+            amount: r.try_get(3)?,
+            tx_hash: r.try_get(4)?,
+            state: r.try_get(5)?,
+            error: r.try_get(6)?,
+        };
+        if record.state == "pending"
+            && let Some(item) = self.outbox.item(WITHDRAWAL, reference).await?
+        {
+            if item.state == WorkState::Submitted {
+                record.state = "submitted".into();
+            }
+            record.tx_hash = record.tx_hash.or(item.tx_hash);
+        }
+        Ok(Some(record))
     }
 
-    async fn set_state(
-        &self,
-        reference: &str,
-        state: &str,
-        tx_hash: Option<&str>,
-        error: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE gasbank_withdrawals SET state = $2, tx_hash = COALESCE($3, tx_hash), error = $4, updated_at = $5 WHERE reference_id = $1")
-            .bind(reference)
-            .bind(state)
-            .bind(tx_hash)
-            .bind(error)
-            .bind(now_millis())
-            .execute(self.bank.database().pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Withdraws `amount` of `user_id`'s available balance to `to`. With `wait`, answers after
-    /// the transfer is in a block (and refunds if it faulted).
+    /// Withdraws `amount` of `user_id`'s available balance to `to`: debited now, sent by the
+    /// outbox. With `wait`, answers once the transfer is final (or after a while, as it is).
     pub async fn withdraw(
         &self,
         user_id: &str,
@@ -122,97 +141,143 @@ impl Withdrawals {
         wait: bool,
     ) -> Result<Withdrawal> {
         let reference = format!("withdraw:{user_id}:{reference}");
-        if let Some(existing) = self.record(&reference).await? {
-            if existing.to_address != to.to_string() || existing.amount != amount {
+        match self.record(&reference).await? {
+            Some(existing)
+                if existing.to_address != to.to_string() || existing.amount != amount =>
+            {
                 return Err(GasBankError::ReferenceConflict(reference));
             }
-            return Ok(existing);
+            Some(_) => {}
+            None => self.record_new(user_id, to, amount, &reference).await?,
         }
+        if wait {
+            self.outbox.wait_final(WITHDRAWAL, &reference, WAIT).await?;
+        }
+        self.record(&reference)
+            .await?
+            .ok_or_else(|| GasBankError::Internal("the withdrawal vanished".into()))
+    }
+
+    async fn record_new(
+        &self,
+        user_id: &str,
+        to: &Address,
+        amount: i64,
+        reference: &str,
+    ) -> Result<()> {
         let owner = Owner::User(user_id.to_owned());
+        let order = Order {
+            user_id: user_id.to_owned(),
+            to: to.to_string(),
+            amount,
+        };
+        let payload =
+            serde_json::to_value(&order).map_err(|e| GasBankError::Internal(e.to_string()))?;
+        let mut tx = self.bank.database().pool().begin().await?;
         // Debit first: if the balance does not cover it, nothing is recorded or sent.
         self.bank
-            .withdraw(&owner, amount, &reference, &to.to_string())
+            .posting_in(
+                &mut tx,
+                &owner,
+                "withdraw",
+                -amount,
+                reference,
+                Some(&order.to),
+            )
             .await?;
-        let now = now_millis();
+        let now = self.bank.clock().now_millis();
         sqlx::query(
             "INSERT INTO gasbank_withdrawals (reference_id, user_id, to_address, amount, state, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'pending', $5, $5) ON CONFLICT (reference_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
         )
-        .bind(&reference)
+        .bind(reference)
         .bind(user_id)
-        .bind(to.to_string())
+        .bind(&order.to)
         .bind(amount)
         .bind(now)
-        .execute(self.bank.database().pool())
+        .execute(&mut *tx)
         .await?;
+        self.outbox
+            .plan_in(&mut tx, WITHDRAWAL, reference, &payload)
+            .await
+            .map_err(|e| GasBankError::Internal(e.to_string()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sends and settles withdrawals.
+struct WithdrawalKind {
+    bank: GasBank,
+    treasury: Arc<LocalKeySigner>,
+}
+
+fn order_of(item: &WorkItem) -> std::result::Result<Order, WorkError> {
+    serde_json::from_value(item.payload.clone())
+        .map_err(|e| WorkError::Permanent(format!("unreadable withdrawal: {e}")))
+}
+
+#[async_trait]
+impl WorkKind for WithdrawalKind {
+    fn kind(&self) -> &'static str {
+        WITHDRAWAL
+    }
+
+    async fn build(&self, item: &WorkItem, chain: &Chain) -> std::result::Result<Built, WorkError> {
+        let order = order_of(item)?;
+        let to = Address::parse(&order.to).map_err(|e| WorkError::Permanent(e.to_string()))?;
         let script = script::nep17_transfer(
             &native::GAS,
             &self.treasury.account(),
             &to.script_hash(),
-            &BigInt::from(amount),
+            &BigInt::from(order.amount),
             None,
         )
-        .map_err(|e| GasBankError::Database(e.to_string()))?;
+        .map_err(|e| WorkError::Permanent(e.to_string()))?;
         let signers = [SignerEntry::called_by_entry(self.treasury.clone())];
-        let sent = async {
-            let tx = self.submitter.build(script, &signers, vec![]).await?;
-            self.submitter
-                .send_with_retry(&tx, Duration::from_secs(30))
-                .await?;
-            Ok::<_, neosl_chain::ChainError>(tx)
-        }
-        .await;
-        let tx = match sent {
-            Ok(tx) => tx,
-            Err(e) => {
-                self.fail(&owner, amount, &reference, &e.to_string())
-                    .await?;
-                return self
-                    .record(&reference)
-                    .await?
-                    .ok_or_else(|| GasBankError::Database("withdrawal vanished".into()));
-            }
-        };
-        let hash = tx
-            .hash()
-            .map_err(|e| GasBankError::Database(e.to_string()))?
-            .to_string();
-        self.set_state(&reference, "submitted", Some(&hash), None)
-            .await?;
-        let answer_reference = reference.clone();
-        let this = self.clone();
-        let settle = async move {
-            match this.submitter.wait(&tx, Duration::from_secs(120)).await {
-                Ok(outcome) if outcome.halted() => this.set_state(&reference, "confirmed", None, None).await,
-                Ok(outcome) => this.fail(&owner, amount, &reference, &outcome.exception.unwrap_or_else(|| "FAULT".into())).await,
-                Err(neosl_chain::ChainError::Expired { .. }) => this.fail(&owner, amount, &reference, "expired without inclusion").await,
-                Err(e) => {
-                    tracing::warn!(error = %e, reference, "withdrawal outcome unknown; it stays submitted");
-                    Ok(())
-                }
-            }
-            .map(|()| reference)
-        };
-        if wait {
-            let reference = settle.await?;
-            return self
-                .record(&reference)
-                .await?
-                .ok_or_else(|| GasBankError::Database("withdrawal vanished".into()));
-        }
-        tokio::spawn(async move {
-            if let Err(e) = settle.await {
-                tracing::warn!(error = %e, "settling a withdrawal failed");
-            }
-        });
-        self.record(&answer_reference)
-            .await?
-            .ok_or_else(|| GasBankError::Database("withdrawal vanished".into()))
+        let transaction = chain.submitter.build(script, &signers, vec![]).await?;
+        Ok(Built { transaction })
     }
 
-    async fn fail(&self, owner: &Owner, amount: i64, reference: &str, error: &str) -> Result<()> {
-        tracing::warn!(reference, error, "withdrawal failed; refunding");
-        self.bank.refund(owner, amount, reference).await?;
-        self.set_state(reference, "failed", None, Some(error)).await
+    async fn settle(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Any>,
+        item: &WorkItem,
+        outcome: &Outcome,
+    ) -> std::result::Result<(), sqlx::Error> {
+        let order = order_of(item).map_err(|e| sqlx::Error::Decode(e.to_string().into()))?;
+        let now = self.bank.clock().now_millis();
+        let (state, tx_hash, error) = match outcome {
+            Outcome::Confirmed { tx_hash, .. } => ("confirmed", Some(tx_hash.as_str()), None),
+            Outcome::Faulted { tx_hash, exception } => {
+                ("failed", Some(tx_hash.as_str()), Some(exception.clone()))
+            }
+            Outcome::Failed { reason } => ("failed", None, Some(reason.clone())),
+        };
+        if state == "failed" {
+            tracing::warn!(reference = %item.reference, error = ?error, "withdrawal failed; refunding");
+            self.bank
+                .posting_in(
+                    tx,
+                    &Owner::User(order.user_id.clone()),
+                    "refund",
+                    order.amount,
+                    &item.reference,
+                    None,
+                )
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+        }
+        sqlx::query(
+            "UPDATE gasbank_withdrawals SET state = $2, tx_hash = COALESCE($3, tx_hash), error = $4, updated_at = $5 WHERE reference_id = $1",
+        )
+        .bind(&item.reference)
+        .bind(state)
+        .bind(tx_hash)
+        .bind(error)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }

@@ -34,6 +34,28 @@ async fn wait_for_balance(bank: &GasBank, user: &str, expected: i64) {
     }
 }
 
+/// Waits until the stream `name` has handled every block below `block`.
+async fn wait_for_cursor(bank: &GasBank, name: &str, block: u32) {
+    use neosl_chain::events::CursorStore as _;
+    let cursor = neosl_chainwork::DbCursor::new(
+        bank.database().clone(),
+        name,
+        neosl_runtime::clock::system(),
+    );
+    let start = Instant::now();
+    loop {
+        let position = cursor.load().await.expect("cursor");
+        if position.is_some_and(|p| p.next_block >= block) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the stream stays at {position:?}, below block {block}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
     let dir = TempDir::new("neosl-deposits").expect("temp dir");
@@ -70,11 +92,15 @@ async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
     let a = tokio::spawn(
         deposits
             .stream(devnet.rpc(), "deposits", stream_config.clone())
+            .await
+            .expect("stream")
             .run(stopped.clone()),
     );
     let b = tokio::spawn(
         deposits
             .stream(devnet.rpc(), "deposits", stream_config.clone())
+            .await
+            .expect("stream")
             .run(stopped),
     );
 
@@ -107,10 +133,14 @@ async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
     let c = tokio::spawn(
         deposits
             .stream(devnet.rpc(), "deposits", stream_config)
+            .await
+            .expect("stream")
             .run(stopped),
     );
     wait_for_balance(&bank, "alice", 6 * GAS).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Nothing more is credited while the watcher reads three more blocks.
+    let height = devnet.rpc().get_block_count().await.expect("height");
+    wait_for_cursor(&bank, "deposits", height + 3).await;
     wait_for_balance(&bank, "alice", 6 * GAS).await;
     stop.send(true).expect("stop");
     c.await.expect("stream c");
@@ -160,14 +190,23 @@ async fn withdrawals_are_sent_once_and_refunded_when_they_fail() {
     ))
     .await
     .expect("db");
-    let bank = GasBank::open(db).await.expect("migrate");
+    let bank = GasBank::open(db.clone()).await.expect("migrate");
     let master = MasterKey::new(SecretBytes::from_slice(&[0x44; 32])).expect("key");
-    let withdrawals = Withdrawals::new(
-        bank.clone(),
-        &master,
-        devnet.submitter().await.expect("submitter"),
-    )
-    .expect("withdrawals");
+    let outbox = neosl_chainwork::Outbox::open(db, neosl_runtime::clock::system())
+        .await
+        .expect("outbox");
+    let chain = neosl_runtime::service::Chain {
+        rpc: devnet.rpc(),
+        submitter: devnet.submitter().await.expect("submitter"),
+    };
+    let withdrawals = Withdrawals::new(bank.clone(), &master, outbox.clone()).expect("withdrawals");
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(outbox.clone().run(
+        vec![withdrawals.work_kind()],
+        chain.clone(),
+        Duration::from_millis(200),
+        stopped,
+    ));
     devnet
         .fund(
             &[withdrawals.treasury_address().script_hash()],
@@ -218,12 +257,21 @@ async fn withdrawals_are_sent_once_and_refunded_when_they_fail() {
         Err(neosl_gasbank::GasBankError::InsufficientBalance { .. })
     ));
     // A treasury that cannot pay: the transfer fails before sending and the debit is refunded.
+    stop.send(true).expect("stop");
+    worker.await.expect("worker");
     let empty = Withdrawals::new(
         bank.clone(),
         &MasterKey::new(SecretBytes::from_slice(&[0x45; 32])).expect("key"),
-        devnet.submitter().await.expect("s"),
+        outbox.clone(),
     )
     .expect("withdrawals");
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(outbox.run(
+        vec![empty.work_kind()],
+        chain,
+        Duration::from_millis(200),
+        stopped,
+    ));
     let failed = empty
         .withdraw("carol", &recipient, GAS, "w-3", true)
         .await
@@ -244,5 +292,7 @@ async fn withdrawals_are_sent_once_and_refunded_when_they_fail() {
         .collect();
     assert_eq!(types, ["refund", "withdraw", "withdraw", "deposit"]);
     assert!(bank.check_invariants().await.expect("check").is_empty());
+    stop.send(true).expect("stop");
+    worker.await.expect("worker");
     devnet.stop().await.expect("stop");
 }

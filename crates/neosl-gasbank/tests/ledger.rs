@@ -295,39 +295,34 @@ async fn concurrent_mixed_operations(db: &Db) {
 }
 
 /// A reservation that was never settled (the process died between reserve and consume) is
-/// released once it is older than the cut-off; younger and settled ones are left alone. The
-/// test moves time by ageing rows, never by sleeping.
+/// released once it has expired; younger and settled ones are left alone. The test moves the
+/// bank's clock, never sleeps.
 async fn stale_reservations_are_released(db: &Db) {
-    let bank = db.bank().await;
+    let clock = neosl_runtime::clock::ManualClock::starting_now();
+    let hour = std::time::Duration::from_secs(3600);
+    let bank = db
+        .bank()
+        .await
+        .with_clock(clock.clone())
+        .with_reservation_ttl(hour / 2);
     let alice = user(7);
     bank.deposit(&alice, 1_000, "stale:d", None)
         .await
         .expect("deposit");
-    for reference in ["stale:old", "stale:young", "stale:done"] {
+    for reference in ["stale:old", "stale:done"] {
         bank.reserve(&alice, 100, reference, "vrf")
             .await
             .expect("reserve");
     }
     bank.consume("stale:done", 100).await.expect("consume");
-    let hour = 3_600_000i64;
-    for reference in ["stale:old", "stale:done"] {
-        sqlx::query(
-            "UPDATE gasbank_reservations SET created_at = created_at - $2 WHERE reference_id = $1",
-        )
-        .bind(reference)
-        .bind(hour)
-        .execute(bank.database().pool())
+    clock.advance(hour);
+    bank.reserve(&alice, 100, "stale:young", "vrf")
         .await
-        .expect("age");
-    }
+        .expect("reserve");
     let state = bank.account(&alice).await.expect("state");
     assert_eq!((state.balance, state.reserved), (900, 200));
-    let cutoff = neosl_runtime::db::now_millis() - hour / 2;
     // Two replicas sweep at once: the reservation is released once.
-    let (a, b) = tokio::join!(
-        bank.release_stale(cutoff, 100),
-        bank.release_stale(cutoff, 100)
-    );
+    let (a, b) = tokio::join!(bank.release_expired(100), bank.release_expired(100));
     let mut released: Vec<String> = a
         .expect("sweep")
         .into_iter()
@@ -341,12 +336,7 @@ async fn stale_reservations_are_released(db: &Db) {
         (900, 100),
         "the old hold is gone, nothing was charged for it, the young one still holds"
     );
-    assert!(
-        bank.release_stale(cutoff, 100)
-            .await
-            .expect("sweep")
-            .is_empty()
-    );
+    assert!(bank.release_expired(100).await.expect("sweep").is_empty());
     // The caller that held the released reservation can no longer consume it.
     assert!(matches!(
         bank.consume("stale:old", 100).await,

@@ -9,10 +9,10 @@ use axum::extract::FromRequestParts;
 use axum::http::Method;
 use axum::http::request::Parts;
 use neosl_runtime::server::ClientAddr;
-use neosl_runtime::{ApiError, ErrorCode};
 use tokio::sync::Semaphore;
 
 use crate::auth::{self, HashMemory};
+use crate::error::GatewayError;
 
 /// The address of the client (absent for in-process calls), as the runtime's edge layer
 /// established it (the peer, or what a trusted proxy says).
@@ -65,15 +65,8 @@ impl PasswordGate {
     pub async fn run<R: Send + 'static>(
         &self,
         work: impl FnOnce(&mut HashMemory) -> R + Send + 'static,
-    ) -> Result<R, ApiError> {
-        let busy = || {
-            ApiError::detailed(
-                ErrorCode::Unavailable,
-                "auth_busy",
-                "too many sign-ins at once; retry shortly",
-            )
-            .retry_after(1)
-        };
+    ) -> Result<R, GatewayError> {
+        let busy = || GatewayError::AuthBusy;
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
@@ -102,7 +95,7 @@ impl PasswordGate {
             result
         })
         .await
-        .map_err(ApiError::internal)
+        .map_err(|_| GatewayError::AuthBusy)
     }
 }
 
@@ -111,14 +104,8 @@ impl PasswordGate {
 /// part, a domain of at least two valid labels; no whitespace, control or invisible characters.
 /// The result is lower-cased and is the identity compared for uniqueness, so look-alikes
 /// (`alice@EXAMPLE.com`, a trailing zero-width space) are either the same account or refused.
-pub fn normalise_email(email: &str) -> Result<String, ApiError> {
-    let invalid = |why: &str| {
-        ApiError::detailed(
-            ErrorCode::InvalidRequest,
-            "invalid_email",
-            format!("not a valid e-mail address: {why}"),
-        )
-    };
+pub fn normalise_email(email: &str) -> Result<String, GatewayError> {
+    let invalid = |why: &str| GatewayError::InvalidEmail(why.to_owned());
     let email = email.trim_matches(|c: char| c == ' ').to_ascii_lowercase();
     if !email.is_ascii() {
         return Err(invalid(
@@ -160,37 +147,24 @@ pub fn normalise_email(email: &str) -> Result<String, ApiError> {
 
 /// Password rules: 12 to 256 characters (counted as characters, not bytes), not only
 /// whitespace. Control characters never reach here (the JSON extractor refuses them).
-pub fn check_password(password: &str) -> Result<(), ApiError> {
+pub fn check_password(password: &str) -> Result<(), GatewayError> {
     let chars = password.chars().count();
     if !(12..=256).contains(&chars) {
-        return Err(ApiError::detailed(
-            ErrorCode::InvalidRequest,
-            "weak_password",
-            "passwords are 12 to 256 characters",
+        return Err(GatewayError::WeakPassword(
+            "passwords are 12 to 256 characters".into(),
         ));
     }
     if password.trim().is_empty() {
-        return Err(ApiError::detailed(
-            ErrorCode::InvalidRequest,
-            "weak_password",
-            "a password cannot be only spaces",
+        return Err(GatewayError::WeakPassword(
+            "a password cannot be only spaces".into(),
         ));
     }
     Ok(())
 }
 
-/// The areas an API key can be scoped to: the GasBank, the caller's account (`/me`), and each
-/// service's public prefix.
-pub const SCOPE_AREAS: &[&str] = &[
-    "account",
-    "gasbank",
-    "vrf",
-    "datafeeds",
-    "automation",
-    "mixer",
-    "confidential",
-    "secrets",
-];
+/// The areas of the gateway's own routes an API key can be scoped to (the caller's account,
+/// the GasBank); each public service's prefix is an area too.
+pub const GATEWAY_AREAS: &[&str] = &["account", "gasbank"];
 
 /// What an API key may do: entries `*` (everything), `AREA` (everything in one area), each
 /// optionally `:read` (GET and HEAD only). Key management itself never takes a key.
@@ -203,27 +177,21 @@ impl Scopes {
         Self(vec!["*".into()])
     }
 
-    /// Parses and checks the entries a user asked for.
-    pub fn parse(entries: &[String]) -> Result<Self, ApiError> {
-        if entries.is_empty() || entries.len() > SCOPE_AREAS.len() * 2 + 2 {
-            return Err(ApiError::detailed(
-                ErrorCode::InvalidRequest,
-                "invalid_scope",
-                "give 1 or more scopes: \"*\", an area, or either with \":read\"",
+    /// Parses and checks the entries a user asked for against the platform's `areas`.
+    pub fn parse(entries: &[String], areas: &[String]) -> Result<Self, GatewayError> {
+        if entries.is_empty() || entries.len() > areas.len() * 2 + 2 {
+            return Err(GatewayError::InvalidScope(
+                "give 1 or more scopes: \"*\", an area, or either with \":read\"".into(),
             ));
         }
         let mut scopes = Vec::new();
         for entry in entries {
             let area = entry.strip_suffix(":read").unwrap_or(entry);
-            if area != "*" && !SCOPE_AREAS.contains(&area) {
-                return Err(ApiError::detailed(
-                    ErrorCode::InvalidRequest,
-                    "invalid_scope",
-                    format!(
-                        "unknown scope {entry:?}; areas: *, {}",
-                        SCOPE_AREAS.join(", ")
-                    ),
-                ));
+            if area != "*" && !areas.iter().any(|a| a == area) {
+                return Err(GatewayError::InvalidScope(format!(
+                    "unknown scope {entry:?}; areas: *, {}",
+                    areas.join(", ")
+                )));
             }
             if !scopes.contains(entry) {
                 scopes.push(entry.clone());
@@ -280,7 +248,7 @@ fn area_of(path: &str) -> Option<&str> {
                 _ => None,
             }
         }
-        service => SCOPE_AREAS.iter().copied().find(|a| *a == service),
+        service => Some(service),
     }
 }
 
@@ -308,6 +276,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let third = gate.run(|_| ()).await.expect_err("queue full");
+        let third = neosl_runtime::ApiError::from(third);
         assert_eq!(third.code_str(), "auth_busy");
         assert_eq!(third.retry_after, Some(1));
         release.send(()).expect("release");
@@ -372,11 +341,12 @@ mod tests {
 
     #[test]
     fn scopes_limit_areas_and_methods() {
-        let read_gasbank = Scopes::parse(&["gasbank:read".into()]).expect("scopes");
+        let areas: Vec<String> = ["account", "gasbank", "vrf"].map(String::from).into();
+        let read_gasbank = Scopes::parse(&["gasbank:read".into()], &areas).expect("scopes");
         assert!(read_gasbank.allow(&Method::GET, "/api/v1/gasbank/balance"));
         assert!(!read_gasbank.allow(&Method::POST, "/api/v1/gasbank/pay-user"));
         assert!(!read_gasbank.allow(&Method::POST, "/vrf/random"));
-        let vrf = Scopes::parse(&["vrf".into()]).expect("scopes");
+        let vrf = Scopes::parse(&["vrf".into()], &areas).expect("scopes");
         assert!(vrf.allow(&Method::POST, "/vrf/random"));
         assert!(!vrf.allow(&Method::GET, "/api/v1/me"));
         let all = Scopes::all();
@@ -385,7 +355,7 @@ mod tests {
             !all.allow(&Method::POST, "/api/v1/api-keys"),
             "never key management"
         );
-        assert!(Scopes::parse(&["admin".into()]).is_err());
-        assert!(Scopes::parse(&[]).is_err());
+        assert!(Scopes::parse(&["admin".into()], &areas).is_err());
+        assert!(Scopes::parse(&[], &areas).is_err());
     }
 }

@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A rate: sustained requests per second and a burst.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rate {
     /// Tokens added per second.
     pub per_second: f64,
@@ -63,12 +64,15 @@ impl Default for RateLimits {
     }
 }
 
+/// Unix milliseconds, from the gateway's clock.
+type Millis = i64;
+
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
     tokens: f64,
-    updated: Instant,
+    updated: Millis,
     /// When the bucket will have refilled completely (from then on it is the same as none).
-    full_at: Instant,
+    full_at: Millis,
 }
 
 const SHARDS: usize = 32;
@@ -114,23 +118,19 @@ impl Limiter {
         &self.shards[(self.hasher.hash_one(key) as usize) % SHARDS]
     }
 
-    /// Takes one token for `key` at `rate`; `Err(retry_after)` when none is left.
-    pub fn check(&self, key: &str, rate: Rate) -> Result<(), Duration> {
-        self.check_at(key, rate, Instant::now())
-    }
-
-    /// [`Limiter::check`] at the time `now` (tests move time instead of sleeping).
-    pub fn check_at(&self, key: &str, rate: Rate, now: Instant) -> Result<(), Duration> {
+    /// Takes one token for `key` at `rate` at the time `now` (Unix ms, from the gateway's
+    /// clock); `Err(retry_after)` when none is left.
+    pub fn check_at(&self, key: &str, rate: Rate, now: Millis) -> Result<(), Duration> {
         self.take(key, rate, now, true)
     }
 
     /// Whether `key` has a token left at `rate`, without taking it (for limits charged only
     /// on failure).
-    pub fn peek_at(&self, key: &str, rate: Rate, now: Instant) -> Result<(), Duration> {
+    pub fn peek_at(&self, key: &str, rate: Rate, now: Millis) -> Result<(), Duration> {
         self.take(key, rate, now, false)
     }
 
-    fn take(&self, key: &str, rate: Rate, now: Instant, consume: bool) -> Result<(), Duration> {
+    fn take(&self, key: &str, rate: Rate, now: Millis, consume: bool) -> Result<(), Duration> {
         let per_second = rate.per_second.max(f64::MIN_POSITIVE);
         let burst = rate.burst as f64;
         let Ok(mut shard) = self.shard(key).lock() else {
@@ -138,7 +138,7 @@ impl Limiter {
         };
         let current = match shard.get(key) {
             Some(b) => {
-                let elapsed = now.saturating_duration_since(b.updated).as_secs_f64();
+                let elapsed = now.saturating_sub(b.updated).max(0) as f64 / 1000.0;
                 (b.tokens + elapsed * per_second).min(burst)
             }
             None => burst,
@@ -151,7 +151,7 @@ impl Limiter {
             return Ok(());
         }
         let tokens = current - 1.0;
-        let refill = Duration::from_secs_f64(((burst - tokens) / per_second).min(86_400.0 * 365.0));
+        let refill = ((burst - tokens) / per_second * 1000.0).min(86_400_000.0 * 365.0) as Millis;
         if !shard.contains_key(key) && shard.len() >= self.per_shard {
             evict(&mut shard, now, self.per_shard);
         }
@@ -160,7 +160,7 @@ impl Limiter {
             Bucket {
                 tokens,
                 updated: now,
-                full_at: now + refill,
+                full_at: now.saturating_add(refill),
             },
         );
         Ok(())
@@ -169,12 +169,12 @@ impl Limiter {
 
 /// Frees room in a full shard: first every bucket that has refilled completely (dropping it
 /// changes nothing), then, if still full, the eighth of the buckets closest to full.
-fn evict(shard: &mut HashMap<String, Bucket>, now: Instant, capacity: usize) {
+fn evict(shard: &mut HashMap<String, Bucket>, now: Millis, capacity: usize) {
     shard.retain(|_, b| b.full_at > now);
     if shard.len() < capacity {
         return;
     }
-    let mut by_full: Vec<(Instant, String)> =
+    let mut by_full: Vec<(Millis, String)> =
         shard.iter().map(|(k, b)| (b.full_at, k.clone())).collect();
     let drop = (capacity / 8).max(1);
     by_full.select_nth_unstable(drop - 1);
@@ -211,7 +211,7 @@ mod tests {
     #[test]
     fn buckets_empty_and_refill_as_time_moves() {
         let limiter = Limiter::default();
-        let t0 = Instant::now();
+        let t0: Millis = 1_700_000_000_000;
         for _ in 0..3 {
             assert!(limiter.check_at("k", RATE, t0).is_ok());
         }
@@ -221,7 +221,7 @@ mod tests {
             limiter.check_at("other", RATE, t0).is_ok(),
             "keys are independent"
         );
-        let later = t0 + Duration::from_millis(120);
+        let later = t0 + 120;
         assert!(limiter.check_at("k", RATE, later).is_ok(), "refilled");
         assert!(
             limiter.check_at("k", RATE, later).is_err(),
@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn peeking_takes_nothing() {
         let limiter = Limiter::default();
-        let t0 = Instant::now();
+        let t0: Millis = 1_700_000_000_000;
         for _ in 0..10 {
             assert!(limiter.peek_at("k", RATE, t0).is_ok());
         }
@@ -246,7 +246,7 @@ mod tests {
     #[test]
     fn a_flood_of_new_keys_keeps_memory_bounded_and_active_limits_hold() {
         let limiter = Limiter::with_capacity(10_000);
-        let t0 = Instant::now();
+        let t0: Millis = 1_700_000_000_000;
         // A victim's bucket is emptied, then a flood of a million fresh keys arrives.
         for _ in 0..3 {
             limiter.check_at("victim", RATE, t0).expect("token");
@@ -259,7 +259,7 @@ mod tests {
             limiter.check_at("slow-victim", slow, t0).expect("token");
         }
         for i in 0..1_000_000u32 {
-            let now = t0 + Duration::from_micros(u64::from(i));
+            let now = t0 + i64::from(i) / 1000;
             limiter
                 .check_at(&format!("flood-{i}"), RATE, now)
                 .expect("a new key has a full bucket");
@@ -270,7 +270,7 @@ mod tests {
         assert!(limiter.len() <= 10_000 + SHARDS * 8, "{}", limiter.len());
         // Idle buckets went first, and a bucket dropped was one that had refilled anyway, or
         // among the closest to full; the one far from full is still limited.
-        let after = t0 + Duration::from_secs(1);
+        let after = t0 + 1000;
         assert!(limiter.check_at("slow-victim", slow, after).is_err());
     }
 

@@ -54,6 +54,7 @@ async fn api_with(config: GatewayConfig) -> Api {
             config,
         )
         .with_deposits(deposits)
+        .with_service(&neosl_vrf::Definition, None)
         .with_chain(
             // A chain that is configured (deposits are watched) but never called here.
             neosl_chain::RpcClient::new(
@@ -585,13 +586,17 @@ async fn a_route_limit_from_settings_applies_to_that_route_only() {
         api = { per_second = 1000.0, burst = 1000 }
         auth = { per_second = 1000.0, burst = 1000 }
         "/api/v1/gasbank/balance" = { per_second = 1.0, burst = 2 }
-        [gateway.fees]
+        [fees]
         vrf = 250000
         "#,
     )
     .expect("parses");
-    let config = GatewayConfig::from_settings(&settings.gateway).expect("valid");
-    assert_eq!(config.fees.vrf, 250_000);
+    let section: neosl_gateway::GatewaySettings = settings.section("gateway").expect("valid");
+    let config = GatewayConfig::from_settings(&section).expect("valid");
+    let fees =
+        neosl_runtime::service::FeeSchedule::new(&[neosl_vrf::definition::VRF_FEE], &settings.fees)
+            .expect("valid");
+    assert_eq!(fees.fee("vrf", 0), Some(250_000));
     let api = api(config.limits).await;
     let token = api.register("route@example.org").await["access_token"]
         .as_str()
@@ -634,15 +639,22 @@ async fn a_route_limit_from_settings_applies_to_that_route_only() {
         "[gateway.rate_limits]\napi_typo = { per_second = 1.0, burst = 1 }",
         "[gateway.rate_limits]\napi = { per_second = 0.0, burst = 1 }",
         "[gateway.rate_limits]\napi = { per_second = 1.0, burst = 0 }",
-        "[gateway.fees]\nvrff = 1",
-        "[gateway.fees]\nvrf = -1",
-        "[gateway.fees]\nmixer_basis_points = 10001",
+        "[fees]\nvrff = 1",
+        "[fees]\nvrf = -1",
+        "[fees]\nvrf = { base = 1, basis_points = 10001 }",
+        "[gateway]\nreservation_ttll_secs = 600",
     ] {
         let settings: neosl_runtime::config::Settings = toml::from_str(bad).expect("parses");
-        assert!(
-            GatewayConfig::from_settings(&settings.gateway).is_err(),
-            "{bad}"
-        );
+        let refused = settings
+            .section::<neosl_gateway::GatewaySettings>("gateway")
+            .and_then(|section| GatewayConfig::from_settings(&section))
+            .and_then(|_| {
+                neosl_runtime::service::FeeSchedule::new(
+                    &[neosl_vrf::definition::VRF_FEE],
+                    &settings.fees,
+                )
+            });
+        assert!(refused.is_err(), "{bad}");
     }
 }
 

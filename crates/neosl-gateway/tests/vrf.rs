@@ -34,7 +34,7 @@ async fn setup() -> Setup {
     let key = SecretKey::from_bytes(&[0x21; 32]).expect("key");
     let vrf_key = key.public_key();
     let vrf = Arc::new(
-        neosl_vrf::VrfService::open(db.clone(), key)
+        neosl_vrf::VrfService::open(db.clone(), key, neosl_runtime::clock::system())
             .await
             .expect("vrf"),
     );
@@ -56,10 +56,14 @@ async fn setup() -> Setup {
         SecretBytes::from_slice(&[9; 32]),
         GatewayConfig::default(),
     )
-    .with_vrf(ServiceTransport::InProcess {
-        router: vrf_router,
-        caller: "gateway".into(),
-    });
+    .with_service(
+        &neosl_vrf::Definition,
+        Some(ServiceTransport::InProcess {
+            router: vrf_router,
+            caller: "gateway".into(),
+        }),
+    )
+    .with_planned(["mixer", "datafeeds", "automation", "confidential"]);
     let app = server::router(
         Arc::new(ServiceInfo::new(
             "gateway",

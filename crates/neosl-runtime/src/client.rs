@@ -1,41 +1,27 @@
 //! How one service calls another, whichever way they are deployed.
 //!
 //! A typed service client (for example the AccountPool client) is written once over
-//! [`ServiceTransport`]: in the all-in-one process the transport calls the other service's
-//! router directly (no socket; the callee sees the caller's identity as verified, since both run
-//! in the same process and trust domain); in a one-service-per-process deployment it calls over
-//! HTTPS with the caller's MarbleRun certificate (mutual TLS), or over plain HTTP with an
-//! `X-Service-ID` header for local development.
+//! [`neosl_api::Transport`]; [`ServiceTransport`] implements it: in the all-in-one process it
+//! calls the other service's router directly (no socket; the callee sees the caller's identity
+//! as verified, since both run in the same process and trust domain); in a
+//! one-service-per-process deployment it calls over HTTPS with the caller's MarbleRun
+//! certificate (mutual TLS), or over plain HTTP with an `X-Service-ID` header for local
+//! development.
 
+use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request};
+use bytes::Bytes;
+pub use neosl_api::{Answer, Outgoing, Transport, TransportError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tower::ServiceExt as _;
 
 use crate::identity::{PeerIdentity, SERVICE_ID_HEADER};
 
-/// Errors calling another service.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    /// The service could not be reached.
-    #[error("service unreachable: {0}")]
-    Unreachable(String),
-    /// The service answered with an error (its code and message).
-    #[error("{status} {code}: {message}")]
-    Api {
-        /// The HTTP status.
-        status: u16,
-        /// The stable error code.
-        code: String,
-        /// The message.
-        message: String,
-    },
-    /// The answer could not be decoded.
-    #[error("undecodable answer: {0}")]
-    Decode(String),
-}
+/// The largest answer read from another service.
+const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 
 /// The way to another service.
 #[derive(Clone)]
@@ -78,22 +64,7 @@ impl ServiceTransport {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, TransportError> {
-        let payload = match body {
-            Some(b) => {
-                Some(serde_json::to_vec(b).map_err(|e| TransportError::Decode(e.to_string()))?)
-            }
-            None => None,
-        };
-        let (status, bytes) = self.exchange(method, path, &[], payload).await?;
-        if !(200..300).contains(&status) {
-            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            return Err(TransportError::Api {
-                status,
-                code: value["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: value["error"].as_str().unwrap_or_default().to_owned(),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| TransportError::Decode(e.to_string()))
+        neosl_api::call(self, method, path, body).await
     }
 
     /// Forwards a request as is (the gateway's proxy): `path` includes any query string;
@@ -103,21 +74,30 @@ impl ServiceTransport {
         method: Method,
         path: &str,
         headers: &[(&str, String)],
-        body: Vec<u8>,
-    ) -> Result<(u16, Vec<u8>), TransportError> {
-        self.exchange(method, path, headers, Some(body)).await
+        body: Bytes,
+    ) -> Result<Answer, TransportError> {
+        self.exchange(Outgoing {
+            method,
+            path,
+            headers,
+            body: Some(body),
+        })
+        .await
     }
+}
 
+#[async_trait]
+impl Transport for ServiceTransport {
     /// One request, in-process or over HTTP, with the caller's identity attached the way each
-    /// transport carries it; a JSON body when there is one. Answers the status and body.
-    async fn exchange(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, String)],
-        body: Option<Vec<u8>>,
-    ) -> Result<(u16, Vec<u8>), TransportError> {
+    /// transport carries it; a JSON body when there is one.
+    async fn exchange(&self, request: Outgoing<'_>) -> Result<Answer, TransportError> {
         let unreachable = |e: &dyn std::fmt::Display| TransportError::Unreachable(e.to_string());
+        let Outgoing {
+            method,
+            path,
+            headers,
+            body,
+        } = request;
         match self {
             Self::InProcess { router, caller } => {
                 let mut request = Request::builder().method(method).uri(path);
@@ -139,10 +119,10 @@ impl ServiceTransport {
                     .await
                     .map_err(|e| unreachable(&e))?;
                 let status = response.status().as_u16();
-                let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024 * 1024)
+                let body = axum::body::to_bytes(response.into_body(), MAX_ANSWER_BYTES)
                     .await
                     .map_err(|e| unreachable(&e))?;
-                Ok((status, bytes.to_vec()))
+                Ok(Answer { status, body })
             }
             Self::Http {
                 base_url,
@@ -163,16 +143,15 @@ impl ServiceTransport {
                 }
                 let response = request.send().await.map_err(|e| unreachable(&e))?;
                 let status = response.status().as_u16();
-                let bytes = response.bytes().await.map_err(|e| unreachable(&e))?;
-                Ok((status, bytes.to_vec()))
+                let body = response.bytes().await.map_err(|e| unreachable(&e))?;
+                Ok(Answer { status, body })
             }
         }
     }
 }
 
-/// What every service answers on `/health` and `/info`, callable in-process or remotely: the
-/// first pair of "same trait, two implementations" that typed service clients follow.
-#[async_trait::async_trait]
+/// What every service answers on `/health` and `/info`, callable in-process or remotely.
+#[async_trait]
 pub trait StandardApi: Send + Sync {
     /// `GET /health`.
     async fn health(&self) -> Result<serde_json::Value, TransportError>;
@@ -180,7 +159,7 @@ pub trait StandardApi: Send + Sync {
     async fn info(&self) -> Result<serde_json::Value, TransportError>;
 }
 
-#[async_trait::async_trait]
+#[async_trait]
 impl StandardApi for ServiceTransport {
     async fn health(&self) -> Result<serde_json::Value, TransportError> {
         self.call::<(), _>(Method::GET, "/health", None).await

@@ -14,8 +14,13 @@ use crate::RuntimeMode;
 use crate::secrets::SecretSource;
 
 /// Settings of the platform binary.
+///
+/// Platform-wide keys are fields; every other top-level table is a service's own section
+/// (`[gateway]`, `[accountpool]`, …), which that service reads and checks
+/// ([`Settings::section`]). A top-level key that is neither is refused when the registry checks
+/// the settings; a misspelt platform key is refused here.
 #[derive(Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Settings {
     /// Where the platform keeps its files (SQLite database, development secrets, devnet).
     pub data_dir: PathBuf,
@@ -39,13 +44,12 @@ pub struct Settings {
     pub chain_rpc: Vec<String>,
     /// The network magic signed into transactions when no chain RPC is configured.
     pub network_magic: Option<u32>,
-    /// AccountPool settings.
-    pub accountpool: PoolSettings,
     /// A directory written by `neosl dev-certs` (`ca.pem`, `<service>.pem`,
     /// `<service>-key.pem`): serve every service over mutual TLS without MarbleRun.
     pub tls_dir: Option<PathBuf>,
-    /// Gateway settings: rate limits and fees.
-    pub gateway: GatewaySettings,
+    /// Fee overrides in 10⁻⁸ GAS by fee name (`vrf = 100000`, or `{ base, basis_points }`);
+    /// the names are the fees the services declare.
+    pub fees: BTreeMap<String, FeeSetting>,
     /// Host names (beside IP literals, `localhost` and the service's own name) that requests may
     /// name in `Host`; anything else is refused, which defeats DNS rebinding. `"*"` allows any
     /// (only behind a proxy that checks it).
@@ -53,66 +57,24 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` names the client (rate limits per client
     /// address); from anyone else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Each service's own section, by service name, as written.
+    #[serde(flatten)]
+    pub sections: BTreeMap<String, toml::Table>,
 }
 
-/// Gateway settings (`[gateway]` in the file). Names are checked when the gateway starts.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GatewaySettings {
-    /// Rate limits by class (`auth`, `api`, `money`) or by route as registered
-    /// (`"/vrf/random"`); route limits apply on top of the class limits, per user or API key,
-    /// so only to routes that need sign-in (logins are limited per identity by `auth`).
-    pub rate_limits: BTreeMap<String, RateSetting>,
-    /// Fee overrides in 10⁻⁸ GAS by service: `vrf`, `automation`, `datafeeds`, `mixer_base`,
-    /// `mixer_basis_points`, `confidential`.
-    pub fees: BTreeMap<String, i64>,
-    /// Password hashes computed at once (each Argon2id hash holds 19 MiB); default: the cores.
-    pub password_hash_concurrency: Option<usize>,
-    /// Password checks allowed to wait for a slot; beyond that `503 auth_busy`. Default 32.
-    pub password_hash_queue: Option<usize>,
-    /// Live API keys a user may hold. Default 25.
-    pub max_api_keys: Option<u32>,
-    /// A paid call's reservation not settled after this long is released (its process died
-    /// mid-call). Default 600; at least twice the request time limit.
-    pub reservation_ttl_secs: Option<u64>,
-}
-
-/// A token-bucket rate.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateSetting {
-    /// Sustained requests per second.
-    pub per_second: f64,
-    /// Requests allowed at once.
-    pub burst: u32,
-}
-
-/// AccountPool settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PoolSettings {
-    /// Active accounts to keep.
-    pub target_size: u32,
-    /// The most accounts the pool ever holds.
-    pub max_size: u32,
-    /// Lock lifetime, seconds.
-    pub lock_ttl_secs: u64,
-    /// Expired-lock sweep interval, seconds.
-    pub sweep_interval_secs: u64,
-    /// Balance sync interval, seconds.
-    pub sync_interval_secs: u64,
-}
-
-impl Default for PoolSettings {
-    fn default() -> Self {
-        Self {
-            target_size: 10_000,
-            max_size: 100_000,
-            lock_ttl_secs: 24 * 3600,
-            sweep_interval_secs: 60,
-            sync_interval_secs: 30,
-        }
-    }
+/// A fee override: a flat fee, or a base plus a share of the amount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum FeeSetting {
+    /// A flat fee per call.
+    Flat(i64),
+    /// A base fee plus `basis_points` (1/100 %) of the amount.
+    Rule {
+        /// The base fee.
+        base: i64,
+        /// The share of the amount, in basis points.
+        basis_points: i64,
+    },
 }
 
 /// Settings of one service.
@@ -139,11 +101,11 @@ impl Default for Settings {
             database_url: None,
             chain_rpc: Vec::new(),
             network_magic: None,
-            accountpool: PoolSettings::default(),
             tls_dir: None,
-            gateway: GatewaySettings::default(),
+            fees: BTreeMap::new(),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            sections: BTreeMap::new(),
         }
     }
 }
@@ -164,10 +126,11 @@ impl std::fmt::Debug for Settings {
             )
             .field("chain_rpc", &self.chain_rpc)
             .field("network_magic", &self.network_magic)
-            .field("accountpool", &self.accountpool)
             .field("tls_dir", &self.tls_dir)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("fees", &self.fees)
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
             .finish()
     }
 }
@@ -216,8 +179,13 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Defaults, then the TOML file (if any), then the environment.
-    pub fn load(file: Option<&Path>, env: &dyn SecretSource) -> Result<Self, ConfigError> {
+    /// Defaults, then the TOML file (if any), then the environment; `services` are the names
+    /// whose `NEOSL_<SERVICE>_LISTEN` and `NEOSL_<SERVICE>_URL` apply.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn SecretSource,
+        services: &[&str],
+    ) -> Result<Self, ConfigError> {
         let file = file
             .map(Path::to_path_buf)
             .or_else(|| env.var("NEOSL_CONFIG").map(PathBuf::from));
@@ -234,17 +202,21 @@ impl Settings {
             }
             None => Self::default(),
         };
-        settings.apply_env(env)?;
+        settings.apply_env(env, services)?;
         Ok(settings)
     }
 
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
     /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated),
-    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_POOL_TARGET_SIZE`, `NEOSL_POOL_MAX_SIZE`,
-    /// `NEOSL_POOL_LOCK_TTL_SECS`, `NEOSL_POOL_SWEEP_INTERVAL_SECS`, `NEOSL_ALLOWED_HOSTS` and
-    /// `NEOSL_TRUSTED_PROXIES` (comma-separated), `NEOSL_<SERVICE>_LISTEN` and
-    /// `NEOSL_<SERVICE>_URL`.
-    pub fn apply_env(&mut self, env: &dyn SecretSource) -> Result<(), ConfigError> {
+    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_ALLOWED_HOSTS` and `NEOSL_TRUSTED_PROXIES`
+    /// (comma-separated), and for each of `services` `NEOSL_<SERVICE>_LISTEN` and
+    /// `NEOSL_<SERVICE>_URL`. (A service's own variables are declared by the service and applied
+    /// by the registry.)
+    pub fn apply_env(
+        &mut self,
+        env: &dyn SecretSource,
+        services: &[&str],
+    ) -> Result<(), ConfigError> {
         let bad = |name: &str, message: String| ConfigError::Env {
             name: name.to_owned(),
             message,
@@ -287,18 +259,6 @@ impl Settings {
                     .map_err(|_| bad("NEOSL_NETWORK_MAGIC", "does not fit in 32 bits".into()))?,
             );
         }
-        if let Some(v) = number("NEOSL_POOL_TARGET_SIZE")? {
-            self.accountpool.target_size = v.min(u32::MAX as u64) as u32;
-        }
-        if let Some(v) = number("NEOSL_POOL_MAX_SIZE")? {
-            self.accountpool.max_size = v.min(u32::MAX as u64) as u32;
-        }
-        if let Some(v) = number("NEOSL_POOL_LOCK_TTL_SECS")? {
-            self.accountpool.lock_ttl_secs = v;
-        }
-        if let Some(v) = number("NEOSL_POOL_SWEEP_INTERVAL_SECS")? {
-            self.accountpool.sweep_interval_secs = v.max(1);
-        }
         if let Some(v) = env.var("NEOSL_TLS_DIR") {
             self.tls_dir = Some(PathBuf::from(v));
         }
@@ -324,7 +284,7 @@ impl Settings {
                 })
                 .collect::<Result<_, _>>()?;
         }
-        for name in crate::server::SERVICE_NAMES {
+        for name in services {
             let var = format!("NEOSL_{}_LISTEN", name.to_ascii_uppercase());
             if let Some(v) = env.var(&var) {
                 let addr = v.parse().map_err(|e| bad(&var, format!("{v:?}: {e}")))?;
@@ -343,6 +303,37 @@ impl Settings {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("neosl.db").display()))
+    }
+
+    /// Sets `key` of `service`'s section from the environment variable `var` (a service's
+    /// declared variable): integers and booleans as such, anything else as text.
+    pub fn set_from_env(&mut self, service: &str, key: &str, value: &str) {
+        let value = if let Ok(n) = value.parse::<i64>() {
+            toml::Value::Integer(n)
+        } else if let Ok(b) = value.parse::<bool>() {
+            toml::Value::Boolean(b)
+        } else if let Ok(f) = value.parse::<f64>() {
+            toml::Value::Float(f)
+        } else {
+            toml::Value::String(value.to_owned())
+        };
+        self.sections
+            .entry(service.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value);
+    }
+
+    /// `service`'s section read as `T` (its defaults where absent); unknown keys are refused
+    /// when `T` denies them, with the section named in the message.
+    pub fn section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        service: &str,
+    ) -> Result<T, String> {
+        match self.sections.get(service) {
+            None => Ok(T::default()),
+            Some(table) => T::deserialize(toml::Value::Table(table.clone()))
+                .map_err(|e| format!("[{service}]: {}", e.message())),
+        }
     }
 
     /// The listen address of `service`, or its default.
@@ -375,7 +366,7 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let s = Settings::load(Some(&file), &env).expect("loads");
+        let s = Settings::load(Some(&file), &env, &["gateway", "vrf"]).expect("loads");
         assert_eq!(s.data_dir, PathBuf::from("/from/file"), "file over default");
         assert_eq!(s.log, "warn", "environment over file");
         assert_eq!(
@@ -397,14 +388,14 @@ mod tests {
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "no_such_setting = 1\n").expect("write");
         assert!(matches!(
-            Settings::load(Some(&file), &HashMap::new()),
+            Settings::load(Some(&file), &HashMap::new(), &[]),
             Err(ConfigError::Parse { .. })
         ));
         let env: HashMap<String, String> = [("NEOSL_MODE".to_owned(), "cloud".to_owned())]
             .into_iter()
             .collect();
         assert!(matches!(
-            Settings::load(None, &env),
+            Settings::load(None, &env, &[]),
             Err(ConfigError::Env { .. })
         ));
         let s = Settings {

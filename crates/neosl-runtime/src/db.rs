@@ -25,6 +25,111 @@ pub enum Backend {
     Postgres,
 }
 
+/// What a database was created for: a development database (made in simulation mode) may hold
+/// development credits, so it never serves in enclave mode; a production one never takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Created in simulation mode.
+    Development,
+    /// Created in enclave mode.
+    Production,
+}
+
+impl Environment {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "development" => Some(Self::Development),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
+
+impl Backend {
+    /// The suffix that locks the rows a `SELECT` reads until the transaction ends (PostgreSQL);
+    /// empty on SQLite, where the one connection already serializes writers.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE",
+            Self::Sqlite => "",
+        }
+    }
+
+    /// The suffix that locks rows and skips those another transaction holds (PostgreSQL).
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE SKIP LOCKED",
+            Self::Sqlite => "",
+        }
+    }
+}
+
+/// The key of a named advisory lock: the first 8 bytes of SHA-256 of the name, so each lock
+/// is named where it is used instead of being a magic number.
+pub fn advisory_lock_key(name: &str) -> i64 {
+    let digest = neosl_crypto::hash::sha256(name.as_bytes());
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(key)
+}
+
+/// Takes the named lock until `tx` ends: a transaction-scoped advisory lock on PostgreSQL; on
+/// SQLite the one pooled connection already serializes transactions.
+pub async fn lock_named(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(advisory_lock_key(name))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Row-level security for every table of the schema, applied after each component's
+/// migrations on PostgreSQL (Supabase-compatible): RLS enabled, a policy that lets
+/// `service_role` (the platform's role, which bypasses RLS anyway) do everything, and the
+/// grants. Anonymous and authenticated Supabase roles see nothing. Idempotent.
+const RLS_BOOTSTRAP: &str = r#"
+DO $$
+DECLARE t record;
+BEGIN
+    BEGIN
+        CREATE ROLE service_role NOLOGIN BYPASSRLS;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+    FOR t IN SELECT c.relname, c.relrowsecurity FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' LOOP
+        IF NOT t.relrowsecurity THEN
+            EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t.relname);
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM pg_policies WHERE schemaname = current_schema()
+                       AND tablename = t.relname AND 'service_role' = ANY (roles)) THEN
+            EXECUTE format('CREATE POLICY %I ON %I FOR ALL TO service_role USING (true) WITH CHECK (true)',
+                           t.relname || '_service_role', t.relname);
+        END IF;
+        EXECUTE format('GRANT ALL ON %I TO service_role', t.relname);
+    END LOOP;
+    FOR t IN SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = current_schema() AND c.relkind = 'S' LOOP
+        EXECUTE format('GRANT USAGE ON SEQUENCE %I TO service_role', t.relname);
+    END LOOP;
+END
+$$;
+"#;
+
 /// A migration: its version (unique within its component) and SQL per backend.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {
@@ -54,6 +159,11 @@ pub enum DbError {
         /// The version.
         version: i64,
     },
+    /// A development database (created in simulation mode) asked to serve in enclave mode.
+    #[error(
+        "this database was created in simulation mode and may hold development credits: it cannot serve in enclave mode"
+    )]
+    DevelopmentDatabase,
     /// The database failed.
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
@@ -182,8 +292,7 @@ impl Database {
         let mut tx = self.pool.begin().await?;
         match self.backend {
             Backend::Postgres => {
-                tx.execute("SELECT pg_advisory_xact_lock(7453829101)")
-                    .await?;
+                lock_named(&mut tx, Backend::Postgres, "neosl-migrations").await?;
                 tx.execute(
                     "CREATE TABLE IF NOT EXISTS neosl_schema_migrations (component TEXT NOT NULL, version BIGINT NOT NULL, \
                      name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (component, version))",
@@ -241,6 +350,62 @@ impl Database {
                 .bind(now_millis())
                 .execute(&mut *tx)
                 .await?;
+        }
+        if self.backend == Backend::Postgres {
+            sqlx::raw_sql(RLS_BOOTSTRAP).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// What the database was created for, if the platform has marked it.
+    pub async fn environment(&self) -> Result<Option<Environment>, DbError> {
+        self.ensure_platform_table().await?;
+        let row = sqlx::query("SELECT value FROM neosl_platform WHERE key = 'environment'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?
+            .as_deref()
+            .and_then(Environment::parse))
+    }
+
+    /// Marks an unmarked database as made for `mode` and answers what it is marked as. A
+    /// development database refuses to serve in enclave mode (it may hold development
+    /// credits that never came from the chain).
+    pub async fn claim_environment(
+        &self,
+        mode: crate::RuntimeMode,
+    ) -> Result<Environment, DbError> {
+        self.ensure_platform_table().await?;
+        let wanted = if mode.is_simulation() {
+            Environment::Development
+        } else {
+            Environment::Production
+        };
+        sqlx::query(
+            "INSERT INTO neosl_platform (key, value) VALUES ('environment', $1) ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(wanted.as_str())
+        .execute(&self.pool)
+        .await?;
+        let marked = self.environment().await?.unwrap_or(wanted);
+        if marked == Environment::Development && !mode.is_simulation() {
+            return Err(DbError::DevelopmentDatabase);
+        }
+        Ok(marked)
+    }
+
+    async fn ensure_platform_table(&self) -> Result<(), DbError> {
+        let mut tx = self.pool.begin().await?;
+        lock_named(&mut tx, self.backend, "neosl-migrations").await?;
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS neosl_platform (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        )
+        .await?;
+        if self.backend == Backend::Postgres {
+            sqlx::raw_sql(RLS_BOOTSTRAP).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

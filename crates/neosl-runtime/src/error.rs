@@ -205,6 +205,39 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A domain error of a service: each variant has its stable code and general kind in one table
+/// (the error's own `match`), and becomes an [`ApiError`] only at the HTTP edge. Internal
+/// failures are logged in full and answered with a generic message.
+pub trait DomainError: std::error::Error {
+    /// The stable code (`unknown_account`, `insufficient_balance`, …).
+    fn code(&self) -> &'static str;
+    /// The general kind, which gives the HTTP status.
+    fn kind(&self) -> ErrorCode;
+    /// Seconds after which a retry may succeed, when that is known.
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<E: DomainError> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        if e.kind() == ErrorCode::Internal {
+            return ApiError::internal(&e);
+        }
+        let error = ApiError::detailed(e.kind(), e.code(), e.to_string());
+        match e.retry_after() {
+            Some(secs) => error.retry_after(secs),
+            None => error,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         Self::invalid(rejection.body_text())

@@ -17,19 +17,26 @@
 //!   and serving over HTTP or mutual TLS with graceful shutdown.
 //! - [`db`]: SQLite or PostgreSQL by URL, append-only migrations per component.
 //! - [`config`]: layered settings (defaults < TOML file < environment < CLI flags).
+//! - [`clock`]: the injected time (tests move it instead of sleeping).
+//! - [`readiness`]: the chain and secrets checks behind `/ready`.
+//! - [`service`]: the [`Service`] trait, its context, and the [`Registry`] of a build.
 
 pub mod attestation;
 pub mod certs;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod identity;
 pub mod mode;
+pub mod readiness;
 pub mod secrets;
 pub mod server;
+pub mod service;
 pub mod tls;
 
 pub use error::{ApiError, ErrorCode};
 pub use mode::RuntimeMode;
 pub use secrets::{SecretSpec, SecretStore};
+pub use service::{Registry, Service, ServiceContext, Started};

@@ -34,9 +34,6 @@ use crate::error::{ApiError, ErrorCode};
 use crate::identity::{IdentityPolicy, PeerIdentity};
 use crate::tls::peer_service_name;
 
-/// Every service the platform binary knows.
-pub const SERVICE_NAMES: &[&str] = &["vrf", "accountpool", "gateway"];
-
 /// A readiness check (database reachable, chain reachable, …).
 #[async_trait]
 pub trait Readiness: Send + Sync {
@@ -363,16 +360,24 @@ async fn health(State(info): State<Arc<ServiceInfo>>) -> Json<serde_json::Value>
 
 async fn ready(State(info): State<Arc<ServiceInfo>>) -> Response {
     let mut failures = Vec::new();
+    let mut checks = Vec::new();
     for check in &info.readiness {
-        if let Err(reason) = check.check().await {
+        let result = check.check().await;
+        checks.push(json!({ "check": check.name(), "ok": result.is_ok() }));
+        if let Err(reason) = result {
             failures.push(json!({ "check": check.name(), "reason": reason }));
         }
     }
     if failures.is_empty() {
-        Json(json!({ "status": "ready", "service": info.name })).into_response()
+        Json(json!({ "status": "ready", "service": info.name, "checks": checks })).into_response()
     } else {
+        let names: Vec<&str> = failures
+            .iter()
+            .filter_map(|f| f["check"].as_str())
+            .collect();
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({
-            "success": false, "code": "not_ready", "error": "not ready", "service": info.name, "failures": failures,
+            "success": false, "code": "not_ready", "error": format!("not ready: {}", names.join(", ")),
+            "timestamp": crate::error::unix_seconds(), "service": info.name, "failures": failures, "checks": checks,
         })))
             .into_response()
     }

@@ -7,8 +7,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use neosl_runtime::certs::{DevCa, Validity};
 
-use crate::services::SERVICES;
-
 #[derive(Debug, Args)]
 pub struct DevCertsArgs {
     /// Where to write the PEM files.
@@ -25,9 +23,10 @@ pub fn run(args: DevCertsArgs) -> Result<()> {
     let ca = DevCa::generate("Neo Service Layer development CA")?;
     write(&args.out.join("ca.pem"), ca.cert_pem().as_bytes(), 0o644)?;
     write(&args.out.join("ca-key.pem"), ca.key_pem().as_bytes(), 0o600)?;
-    let names: Vec<String> = SERVICES
-        .iter()
-        .map(|s| s.name.to_owned())
+    let names: Vec<String> = neosl::registry()
+        .names()
+        .into_iter()
+        .map(str::to_owned)
         .chain(args.clients.iter().cloned())
         .collect();
     for name in &names {

@@ -7,7 +7,6 @@ mod dev_certs;
 mod devnet;
 mod keys;
 mod serve;
-mod services;
 mod vrf_cmd;
 
 use clap::{Parser, Subcommand};
@@ -53,7 +52,13 @@ fn main() -> std::process::ExitCode {
         Command::Accountpool(args) => {
             runtime().and_then(|rt| rt.block_on(accountpool_cmd::run(args)))
         }
-        Command::Secrets { json } => services::print_secrets(json),
+        Command::Secrets { json } => {
+            print!(
+                "{}",
+                neosl::platform::secrets_listing(&neosl::registry(), json)
+            );
+            Ok(())
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,20 +3,13 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
+use neosl::{Options, Platform};
 use neosl_runtime::RuntimeMode;
 use neosl_runtime::config::Settings;
-use neosl_runtime::db::{Database, DatabaseReadiness};
-use neosl_runtime::secrets::{EnvSource, SecretStore};
-use neosl_runtime::server::{self, EdgePolicy, Limits, ServiceInfo};
-use neosl_runtime::tls::TlsMaterial;
-use tokio::sync::watch;
-
-use crate::services::{self, SERVICES, ServiceDef};
+use neosl_runtime::secrets::EnvSource;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -71,9 +64,10 @@ pub fn init_tracing(settings: &Settings) {
     };
 }
 
-/// Settings from the file, the environment and the common flags.
+/// Settings from the file, the environment and the common flags, checked against the
+/// registry of this build.
 pub fn settings_from(config: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Settings> {
-    let mut settings = Settings::load(config, &EnvSource)?;
+    let mut settings = neosl::registry().load_settings(config, &EnvSource)?;
     if let Some(dir) = data_dir {
         settings.data_dir = dir;
     }
@@ -81,10 +75,8 @@ pub fn settings_from(config: Option<&Path>, data_dir: Option<PathBuf>) -> Result
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
-    let mut settings = Settings::load(args.config.as_deref(), &EnvSource)?;
-    if let Some(dir) = args.data_dir {
-        settings.data_dir = dir;
-    }
+    let registry = neosl::registry();
+    let mut settings = settings_from(args.config.as_deref(), args.data_dir)?;
     if let Some(mode) = args.mode {
         settings.mode = Some(match mode {
             ModeArg::Enclave => RuntimeMode::Enclave,
@@ -96,60 +88,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     init_tracing(&settings);
     let mode = RuntimeMode::resolve(settings.mode);
-    let selected: Vec<&ServiceDef> = match &args.service {
-        Some(name) => vec![services::find(name).with_context(|| {
-            format!(
-                "unknown service {name:?}; known: {}",
-                SERVICES
-                    .iter()
-                    .map(|s| s.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?],
-        None => SERVICES.iter().collect(),
+    let options = Options {
+        service: args.service,
+        listen: args.listen,
+        expose_internal: args.expose_internal,
+        insecure_dev_identity: args.insecure_dev_identity,
+        clock: neosl_runtime::clock::system(),
     };
-    owner_only_dir(&settings.data_dir)?;
-    if args.insecure_dev_identity {
-        if mode == RuntimeMode::Enclave {
-            bail!("--insecure-dev-identity is for development: refused in enclave mode");
-        }
-        eprintln!(
-            "WARNING: --insecure-dev-identity: internal services without mutual TLS trust the X-Service-ID header; ANY local process can act as any service (sign with pool accounts, use VRF for free). Development only."
-        );
-        tracing::warn!(
-            "insecure development identity: internal services trust X-Service-ID without certificates"
-        );
-    }
-
-    let specs: Vec<_> = selected
-        .iter()
-        .flat_map(|s| s.secrets.iter().copied())
-        .collect();
-    let secrets = SecretStore::load(
-        mode,
-        &specs,
-        &EnvSource,
-        Some(&settings.data_dir.join("secrets")),
-    )?;
-    if !secrets.generated().is_empty() {
-        eprintln!(
-            "WARNING: simulation mode with DEVELOPMENT secrets ({}) kept in {}; never use them in production",
-            secrets.generated().join(", "),
-            settings.data_dir.join("secrets").display()
-        );
-    }
-
-    let marble_tls = TlsMaterial::from_marble_env(&EnvSource)?;
-    if marble_tls.is_some() && selected.len() > 1 {
-        bail!("MarbleRun certificates belong to one marble: run one service with --service");
-    }
-    let (stop, stopped) = watch::channel(false);
-    let limits = Limits {
-        body_limit_bytes: settings.body_limit_bytes,
-        request_timeout: Duration::from_secs(settings.request_timeout_secs),
-    };
-    let grace = Duration::from_secs(settings.shutdown_grace_secs);
     println!(
         "neosl {} — {mode} mode{}",
         env!("CARGO_PKG_VERSION"),
@@ -159,157 +104,25 @@ pub async fn run(args: ServeArgs) -> Result<()> {
             ""
         }
     );
-    let mut tasks = Vec::new();
-    let mut background = Vec::new();
-    let mut built = std::collections::HashMap::new();
-    for service in &selected {
-        // This service's certificate: MarbleRun's, else the one `--tls-dir` holds for it. It
-        // serves, and it is also the client certificate for calls to other services.
-        let dir_material = match (&marble_tls, &settings.tls_dir) {
-            (None, Some(dir)) => Some(load_tls_dir(dir, service.name)?),
-            _ => None,
-        };
-        let material = marble_tls.as_ref().or(dir_material.as_ref());
-        let tls = material.map(TlsMaterial::server_config).transpose()?;
-        if mode == RuntimeMode::Enclave && tls.is_none() {
-            bail!(
-                "enclave mode needs mutual TLS: MarbleRun's certificates (MARBLE_PREDEFINED_*) are missing"
-            );
+    let platform = Platform::start(&registry, settings, options).await?;
+    for notice in platform.notices() {
+        eprintln!("{notice}");
+    }
+    for service in platform.services() {
+        match &service.url {
+            Some(url) => println!("  {:<12} {url}  ({})", service.name, service.note),
+            None => println!("  {:<12} {}", service.name, service.note),
         }
-        // Internal services answer other services only. In one process the gateway calls them
-        // in-process, so they need no socket unless asked for; a socket of theirs needs mutual
-        // TLS (or the loud development flag), or any local process could act as any service.
-        // Decided before the service starts, so a refusal changes nothing.
-        let alone = args.service.is_some();
-        let listens = !service.internal || tls.is_some() || alone || args.expose_internal;
-        if service.internal && tls.is_none() && listens && !args.insecure_dev_identity {
-            bail!(
-                "{} is internal: its listener needs mutual TLS (--tls-dir from `neosl dev-certs`, or MarbleRun's certificates){}",
-                service.name,
-                if alone {
-                    ""
-                } else {
-                    "; or leave out --expose-internal and the gateway calls it in-process"
-                }
-            );
-        }
-        let info = Arc::new(ServiceInfo {
-            name: service.name.to_owned(),
-            mode,
-            strict_identity: mode == RuntimeMode::Enclave || tls.is_some(),
-            internal: service.internal,
-            public_keys: services::published_keys(service, &secrets)?,
-            readiness: vec![Arc::new(DatabaseReadiness(
-                Database::connect(&settings.database_url())
-                    .await
-                    .context("opening the database")?,
-            ))],
-            started: Instant::now(),
-            edge: EdgePolicy {
-                allowed_hosts: settings.allowed_hosts.clone(),
-                trusted_proxies: settings.trusted_proxies.clone(),
-            },
-            metrics_token_hash: services::operator_token_hash(service, &secrets)?,
-        });
-        let started = services::start(
-            service,
-            &settings,
-            &secrets,
-            mode,
-            stopped.clone(),
-            &built,
-            material,
-        )
-        .await?;
-        background.extend(started.tasks);
-        let router = server::router(info, started.api, limits);
-        built.insert(service.name.to_owned(), router.clone());
-        if !listens {
-            println!(
-                "  {:<12} in-process only (internal; no listener)",
-                service.name
-            );
-            continue;
-        }
-        let default: SocketAddr = service.default_listen.parse()?;
-        let mut addr = settings.listen_of(service.name, default);
-        if let Some(listen) = args.listen
-            && (args.service.is_some() || service.name == "gateway")
-        {
-            addr = listen;
-        }
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("{} cannot listen on {addr}", service.name))?;
-        let bound = listener.local_addr()?;
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        println!(
-            "  {:<12} {scheme}://{bound}  ({}{})",
-            service.name,
-            if service.internal {
-                "internal"
-            } else {
-                "public"
-            },
-            if tls.is_some() {
-                ", mutual TLS"
-            } else if service.internal {
-                ", INSECURE development identity"
-            } else {
-                ""
-            }
-        );
-        tasks.push(tokio::spawn(server::serve(
-            listener,
-            router,
-            tls,
-            stopped.clone(),
-            grace,
-        )));
     }
     // The handlers exist before "ready" is printed: a supervisor may signal at once.
     let signalled = shutdown_signal()?;
     println!("ready; Ctrl-C or SIGTERM stops gracefully");
     signalled.await;
     tracing::info!("shutting down");
-    stop.send(true).ok();
-    for task in tasks {
-        task.await??;
-    }
-    for task in background {
-        task.await.ok();
-    }
+    platform.stop().await?;
     // stdout may be gone by now (a supervisor that stopped reading): never fail on it.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), b"stopped\n");
     Ok(())
-}
-
-/// Creates the data directory (database, development secrets) owner-only, and makes an
-/// existing one owner-only.
-fn owner_only_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the data directory {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("making {} owner-only", dir.display()))?;
-    Ok(())
-}
-
-fn load_tls_dir(dir: &Path, service: &str) -> Result<TlsMaterial> {
-    let read = |name: String| {
-        std::fs::read_to_string(dir.join(&name))
-            .with_context(|| format!("{}: missing {name} (run neosl dev-certs)", dir.display()))
-    };
-    let key = zeroize_string(read(format!("{service}-key.pem"))?);
-    Ok(TlsMaterial::from_pem(
-        &read(format!("{service}.pem"))?,
-        &key,
-        &read("ca.pem".into())?,
-    )?)
-}
-
-fn zeroize_string(s: String) -> neosl_runtime::secrets::ZeroizingString {
-    neosl_runtime::secrets::ZeroizingString::new(s)
 }
 
 /// Installs the SIGTERM and SIGINT handlers now; the future completes on either.

@@ -7,7 +7,7 @@ use neosl_neo::tx::sign_data;
 use neosl_neo::{PublicKey, Signature, UInt256};
 
 use crate::both_backends;
-use crate::common::{NETWORK, TestDb, client, config, pool_on};
+use crate::common::{NETWORK, TestDb, client, config, pool_on, pool_with_clock};
 
 fn request(count: u32) -> RequestAccounts {
     RequestAccounts {
@@ -441,7 +441,8 @@ both_backends!(growth_expiry_and_rotation, async |db: &TestDb| {
     cfg.lock_ttl = Duration::from_millis(400);
     cfg.rotation_min_age = Duration::ZERO;
     cfg.rotation_interval = Duration::from_millis(1);
-    let pool = pool_on(db, cfg, None).await;
+    let clock = neosl_runtime::clock::ManualClock::starting_now();
+    let pool = pool_with_clock(db, cfg, None, clock.clone()).await;
     let mixer = client(&pool, "mixer");
     let other = client(&pool, "automation");
     // Asking for more than are free grows the pool, up to its maximum.
@@ -456,7 +457,7 @@ both_backends!(growth_expiry_and_rotation, async |db: &TestDb| {
     );
     assert_eq!(pool.store().count_all().await.expect("count"), 12);
     // An expired lock cannot sign; the sweeper frees it; others may then take the account.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    clock.advance(Duration::from_millis(500));
     let req = SignRequest {
         service_id: None,
         account_id: big.accounts[0].id.clone(),

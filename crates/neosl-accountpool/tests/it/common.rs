@@ -61,6 +61,16 @@ pub fn config(target: u32, max: u32) -> PoolConfig {
 }
 
 pub async fn pool_on(db: &TestDb, config: PoolConfig, chain: Option<Chain>) -> Arc<AccountPool> {
+    pool_with_clock(db, config, chain, neosl_runtime::clock::system()).await
+}
+
+/// A pool reading the time from `clock` (tests move it instead of sleeping).
+pub async fn pool_with_clock(
+    db: &TestDb,
+    config: PoolConfig,
+    chain: Option<Chain>,
+    clock: neosl_runtime::clock::SharedClock,
+) -> Arc<AccountPool> {
     // A pool per instance, as separate replicas would have.
     let database = Database::connect_unshared(&db.url())
         .await
@@ -73,6 +83,7 @@ pub async fn pool_on(db: &TestDb, config: PoolConfig, chain: Option<Chain>) -> A
         chain,
         Some(NETWORK),
         RuntimeMode::Simulation,
+        clock,
     )
     .expect("pool");
     pool.fill_to_target().await.expect("fill");

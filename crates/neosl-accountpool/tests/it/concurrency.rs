@@ -6,7 +6,7 @@ use std::time::Duration;
 use neosl_accountpool_api::*;
 use sqlx::Row;
 
-use crate::common::{TestDb, client, config, pool_on};
+use crate::common::{TestDb, client, config, pool_on, pool_with_clock};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundreds_of_concurrent_requests_across_replicas_never_share_an_account() {
@@ -98,8 +98,9 @@ async fn expiry_is_exact_when_replicas_sweep_together() {
     let db = TestDb::postgres().await;
     let mut cfg = config(60, 100);
     cfg.lock_ttl = Duration::from_millis(300);
-    let a = pool_on(&db, cfg.clone(), None).await;
-    let b = pool_on(&db, cfg, None).await;
+    let clock = neosl_runtime::clock::ManualClock::starting_now();
+    let a = pool_with_clock(&db, cfg.clone(), None, clock.clone()).await;
+    let b = pool_with_clock(&db, cfg, None, clock.clone()).await;
     let api = client(&a, "mixer");
     for _ in 0..10 {
         api.request_accounts(RequestAccounts {
@@ -110,7 +111,7 @@ async fn expiry_is_exact_when_replicas_sweep_together() {
         .await
         .expect("granted");
     }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    clock.advance(Duration::from_millis(400));
     let (x, y) = tokio::join!(a.sweep(), b.sweep());
     assert_eq!(
         x.expect("sweep") + y.expect("sweep"),

@@ -1,0 +1,163 @@
+//! What typed service clients share, free of server machinery (no axum, no database, no TLS):
+//!
+//! - [`Transport`]: one request to another service, answered with a status and a body. The
+//!   runtime implements it in-process (the callee's router) and over mutual TLS; a typed client
+//!   (for example the AccountPool's) is written once over it.
+//! - [`ErrorBody`]: the error shape every service answers, `{"success": false, "error", "code",
+//!   "timestamp"}`, with its stable `code`.
+//! - [`call`]: a JSON request whose error answers become [`TransportError::Api`].
+
+use async_trait::async_trait;
+use bytes::Bytes;
+pub use http::Method;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The header that carries the request id from service to service.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The error every service answers (the body of any 4xx or 5xx).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Always false.
+    #[serde(default)]
+    pub success: bool,
+    /// A message for people (never secrets or internal details).
+    pub error: String,
+    /// The stable machine-readable code.
+    pub code: String,
+    /// When (Unix seconds).
+    #[serde(default)]
+    pub timestamp: u64,
+}
+
+/// Errors calling another service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// The service could not be reached.
+    #[error("service unreachable: {0}")]
+    Unreachable(String),
+    /// The service answered with an error (its status, code and message).
+    #[error("{status} {code}: {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The stable error code.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// The answer could not be decoded.
+    #[error("undecodable answer: {0}")]
+    Decode(String),
+}
+
+/// A service's answer: its status and body, whatever the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The error this answer carries (for a non-2xx status).
+    pub fn error(&self) -> TransportError {
+        match serde_json::from_slice::<ErrorBody>(&self.body) {
+            Ok(body) => TransportError::Api {
+                status: self.status,
+                code: body.code,
+                message: body.error,
+            },
+            Err(_) => TransportError::Api {
+                status: self.status,
+                code: "unknown".into(),
+                message: String::from_utf8_lossy(&self.body)
+                    .chars()
+                    .take(200)
+                    .collect(),
+            },
+        }
+    }
+}
+
+/// One outgoing request.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    /// The method.
+    pub method: Method,
+    /// The path, with any query string.
+    pub path: &'a str,
+    /// Extra headers (the caller's identity is the transport's business).
+    pub headers: &'a [(&'a str, String)],
+    /// A JSON body.
+    pub body: Option<Bytes>,
+}
+
+/// The way to another service: in-process, or over the network with the caller's identity.
+#[async_trait]
+pub trait Transport: Send + Sync + std::fmt::Debug {
+    /// Sends one request and answers the status and body, whatever the status.
+    async fn exchange(&self, request: Outgoing<'_>) -> Result<Answer, TransportError>;
+}
+
+/// Calls `method path` with an optional JSON body and decodes the JSON answer; an error answer
+/// becomes [`TransportError::Api`] with the service's code.
+pub async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    transport: &dyn Transport,
+    method: Method,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, TransportError> {
+    let body = body
+        .map(|b| serde_json::to_vec(b).map(Bytes::from))
+        .transpose()
+        .map_err(|e| TransportError::Decode(e.to_string()))?;
+    let answer = transport
+        .exchange(Outgoing {
+            method,
+            path,
+            headers: &[],
+            body,
+        })
+        .await?;
+    if !answer.is_success() {
+        return Err(answer.error());
+    }
+    serde_json::from_slice(&answer.body).map_err(|e| TransportError::Decode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_answers_carry_the_services_code() {
+        let answer = Answer {
+            status: 409,
+            body: Bytes::from_static(
+                br#"{"success":false,"error":"held","code":"lock_expired","timestamp":1}"#,
+            ),
+        };
+        assert!(!answer.is_success());
+        assert_eq!(
+            answer.error(),
+            TransportError::Api {
+                status: 409,
+                code: "lock_expired".into(),
+                message: "held".into()
+            }
+        );
+        let plain = Answer {
+            status: 502,
+            body: Bytes::from_static(b"bad gateway"),
+        };
+        assert!(matches!(plain.error(), TransportError::Api { code, .. } if code == "unknown"));
+    }
+}

@@ -1,0 +1,153 @@
+//! The gateway as the platform sees it: the public face, its secrets, its jobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use neosl_chainwork::Outbox;
+use neosl_crypto::{MasterKey, SecretBytes};
+use neosl_gasbank::GasBank;
+use neosl_gasbank::deposits::Deposits;
+use neosl_gasbank::withdrawals::Withdrawals;
+use neosl_runtime::config::Settings;
+use neosl_runtime::service::{Reach, ServiceContext, Started};
+use neosl_runtime::{SecretSpec, Service};
+
+use crate::config::GatewayConfig;
+use crate::gateway::Gateway;
+use crate::store::GatewayStore;
+
+/// The key that signs the gateway's access tokens (HS256).
+pub const JWT_SIGNING_KEY: SecretSpec = SecretSpec {
+    name: "JWT_SIGNING_KEY",
+    description: "gateway access-token signing key (HMAC-SHA256, at least 32 bytes)",
+    min_len: 32,
+    exact_len: None,
+    group: None,
+};
+
+/// The GasBank's master key: per-user deposit addresses and the treasury derive from it.
+pub const GASBANK_MASTER_KEY: SecretSpec = SecretSpec {
+    name: "GASBANK_MASTER_KEY",
+    description: "GasBank master key (deposit addresses and the withdrawal treasury derive from it)",
+    min_len: 32,
+    exact_len: None,
+    group: None,
+};
+
+/// The operator token of the gateway's admin endpoints and `/metrics`.
+pub const GATEWAY_ADMIN_TOKEN: SecretSpec = SecretSpec {
+    name: "GATEWAY_ADMIN_TOKEN",
+    description: "operator token for the gateway's admin endpoints (slcli deposit) and /metrics",
+    min_len: 32,
+    exact_len: None,
+    group: None,
+};
+
+/// The gateway.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Definition;
+
+#[async_trait]
+impl Service for Definition {
+    fn name(&self) -> &'static str {
+        "gateway"
+    }
+
+    fn default_listen(&self) -> &'static str {
+        "127.0.0.1:8080"
+    }
+
+    fn reach(&self) -> Reach {
+        Reach::Public
+    }
+
+    fn secrets(&self) -> &'static [SecretSpec] {
+        &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY, GATEWAY_ADMIN_TOKEN]
+    }
+
+    fn operator_token(&self) -> Option<&'static str> {
+        Some(GATEWAY_ADMIN_TOKEN.name)
+    }
+
+    fn check_settings(&self, settings: &Settings) -> Result<(), String> {
+        GatewayConfig::of(settings).map(drop)
+    }
+
+    async fn start(&self, context: ServiceContext) -> anyhow::Result<Started> {
+        let config = GatewayConfig::of(&context.settings).map_err(anyhow::Error::msg)?;
+        let db = context.database.clone();
+        let clock = context.clock.clone();
+        let store = GatewayStore::open(db.clone())
+            .await
+            .context("migrating the gateway tables")?;
+        let bank = GasBank::open(db.clone())
+            .await
+            .context("migrating the GasBank tables")?
+            .with_clock(clock.clone())
+            .with_reservation_ttl(config.reservation_ttl);
+        let key = context
+            .secrets
+            .use_secret(JWT_SIGNING_KEY.name, SecretBytes::from_slice)?;
+        let master = context
+            .secrets
+            .use_secret(GASBANK_MASTER_KEY.name, |b| {
+                MasterKey::new(SecretBytes::from_slice(b))
+            })?
+            .context("GASBANK_MASTER_KEY")?;
+        let deposits = Deposits::new(bank.clone(), master.clone());
+        let mut gateway = Gateway::new(store, bank.clone(), key, config)
+            .with_clock(clock.clone())
+            .with_fees((*context.fees).clone())
+            .with_deposits(deposits.clone())
+            .with_planned(context.planned.iter().copied());
+        for peer in &context.peers {
+            if !peer.service.public_routes().is_empty() {
+                gateway = gateway.with_service(peer.service.as_ref(), peer.transport.clone());
+            }
+        }
+        let admin_hash = context
+            .secrets
+            .use_secret(GATEWAY_ADMIN_TOKEN.name, neosl_crypto::hash::sha256)?;
+        gateway = gateway.with_admin_token_hash(admin_hash);
+        // A crash between reserve and consume must never hold a user's money.
+        let mut jobs: Vec<(&'static str, neosl_runtime::service::Job)> = vec![(
+            "reservation-sweeper",
+            Box::pin(
+                bank.clone()
+                    .sweep_expired_reservations(Duration::from_secs(60), context.shutdown.clone()),
+            ),
+        )];
+        if let Some(chain) = &context.chain {
+            gateway = gateway.with_chain(chain.rpc.clone());
+            let outbox = Outbox::open(db.clone(), clock.clone())
+                .await
+                .context("migrating the chain work tables")?;
+            let withdrawals = Withdrawals::new(bank, &master, outbox.clone())
+                .map_err(|e| anyhow::anyhow!("withdrawals: {e}"))?;
+            tracing::info!(treasury = %withdrawals.treasury_address(), "GasBank withdrawals are paid from this treasury");
+            jobs.push((
+                "gasbank-withdrawals",
+                Box::pin(outbox.run(
+                    vec![withdrawals.work_kind()],
+                    chain.clone(),
+                    Duration::from_millis(500),
+                    context.shutdown.clone(),
+                )),
+            ));
+            gateway = gateway.with_withdrawals(withdrawals);
+            let stream = deposits
+                .stream(chain.rpc.clone(), "gasbank-deposits", Default::default())
+                .await
+                .map_err(|e| anyhow::anyhow!("deposits: {e}"))?;
+            jobs.push((
+                "gasbank-deposits",
+                Box::pin(stream.run(context.shutdown.clone())),
+            ));
+        }
+        let mut started = Started::new(crate::router(Arc::new(gateway)));
+        started.jobs = jobs;
+        Ok(started)
+    }
+}
