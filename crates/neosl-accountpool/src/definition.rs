@@ -162,8 +162,19 @@ impl Service for Definition {
                 "account pool filled"
             );
         }
-        Ok(Started::new(crate::http::router(pool.clone()))
-            .job("accountpool", crate::jobs::run(pool, context.shutdown)))
+        let mut started = Started::new(crate::http::router(pool.clone()));
+        if let (Some(chain), Some(outbox)) = (&context.chain, &pool.outbox) {
+            started = started.job(
+                "accountpool-transfers",
+                outbox.clone().run(
+                    vec![pool.transfer_kind(chain)],
+                    chain.clone(),
+                    Duration::from_millis(500),
+                    context.shutdown.clone(),
+                ),
+            );
+        }
+        Ok(started.job("accountpool", crate::jobs::run(pool, context.shutdown)))
     }
 }
 
@@ -183,7 +194,7 @@ pub async fn open(context: &ServiceContext) -> anyhow::Result<AccountPool> {
             chain.submitter.network()
         );
     }
-    AccountPool::new(
+    let pool = AccountPool::new(
         store,
         pool_master_key(&context.secrets)?,
         config,
@@ -192,5 +203,14 @@ pub async fn open(context: &ServiceContext) -> anyhow::Result<AccountPool> {
         context.mode,
         context.clock.clone(),
     )
-    .map_err(|e| anyhow::anyhow!("starting the AccountPool: {e}"))
+    .map_err(|e| anyhow::anyhow!("starting the AccountPool: {e}"))?;
+    Ok(match &context.chain {
+        Some(_) => pool.with_outbox(
+            neosl_chainwork::Outbox::open(context.database.clone(), context.clock.clone())
+                .await
+                .context("migrating the chain work tables")?
+                .with_lease(context.chain_work_lease()),
+        ),
+        None => pool,
+    })
 }

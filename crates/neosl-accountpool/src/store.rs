@@ -712,6 +712,17 @@ impl PoolStore {
 
     /// Appends audit records.
     pub async fn record_audit(&self, entries: &[AuditEntry]) -> Result<(), sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        self.record_audit_in(&mut tx, entries).await?;
+        tx.commit().await
+    }
+
+    /// [`PoolStore::record_audit`] inside the caller's transaction.
+    pub async fn record_audit_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        entries: &[AuditEntry],
+    ) -> Result<(), sqlx::Error> {
         for chunk in entries.chunks(1000) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
@@ -731,7 +742,7 @@ impl PoolStore {
                     .bind(e.detail.as_str())
                     .bind(e.created_at);
             }
-            query.execute(self.db.pool()).await?;
+            query.execute(&mut **tx).await?;
         }
         Ok(())
     }

@@ -695,11 +695,7 @@ impl Outbox {
             if let Err(e) = self.step(&kinds, &chain).await {
                 tracing::warn!(error = %e, "the chain work round failed; retrying");
             }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
+            if neosl_runtime::service::pause(interval, &mut shutdown).await {
                 return;
             }
         }

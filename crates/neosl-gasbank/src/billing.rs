@@ -107,11 +107,7 @@ impl GasBank {
                     }
                 }
             }
-            tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
+            if neosl_runtime::service::pause(interval, &mut shutdown).await {
                 return;
             }
         }

@@ -123,7 +123,8 @@ impl Service for Definition {
             gateway = gateway.with_chain(chain.rpc.clone());
             let outbox = Outbox::open(db.clone(), clock.clone())
                 .await
-                .context("migrating the chain work tables")?;
+                .context("migrating the chain work tables")?
+                .with_lease(context.chain_work_lease());
             let withdrawals = Withdrawals::new(bank, &master, outbox.clone())
                 .map_err(|e| anyhow::anyhow!("withdrawals: {e}"))?;
             tracing::info!(treasury = %withdrawals.treasury_address(), "GasBank withdrawals are paid from this treasury");

@@ -57,6 +57,9 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` names the client (rate limits per client
     /// address); from anyone else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// How long a replica's claim on chain work (the outbox) lasts, seconds: a replica that
+    /// dies holds its items this long before another takes them over.
+    pub chain_work_lease_secs: u64,
     /// Each service's own section, by service name, as written.
     #[serde(flatten)]
     pub sections: BTreeMap<String, toml::Table>,
@@ -105,6 +108,7 @@ impl Default for Settings {
             fees: BTreeMap::new(),
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
+            chain_work_lease_secs: 30,
             sections: BTreeMap::new(),
         }
     }
@@ -208,7 +212,8 @@ impl Settings {
 
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
     /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated),
-    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_ALLOWED_HOSTS` and `NEOSL_TRUSTED_PROXIES`
+    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_CHAIN_WORK_LEASE_SECS`, `NEOSL_ALLOWED_HOSTS` and
+    /// `NEOSL_TRUSTED_PROXIES`
     /// (comma-separated), and for each of `services` `NEOSL_<SERVICE>_LISTEN` and
     /// `NEOSL_<SERVICE>_URL`. (A service's own variables are declared by the service and applied
     /// by the registry.)
@@ -258,6 +263,9 @@ impl Settings {
                 u32::try_from(v)
                     .map_err(|_| bad("NEOSL_NETWORK_MAGIC", "does not fit in 32 bits".into()))?,
             );
+        }
+        if let Some(v) = number("NEOSL_CHAIN_WORK_LEASE_SECS")? {
+            self.chain_work_lease_secs = v.max(1);
         }
         if let Some(v) = env.var("NEOSL_TLS_DIR") {
             self.tls_dir = Some(PathBuf::from(v));

@@ -233,6 +233,11 @@ impl ServiceContext {
         self.peers.iter().find(|p| p.service.name() == name)
     }
 
+    /// How long a claim on chain work lasts (the outbox's lease).
+    pub fn chain_work_lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.settings.chain_work_lease_secs.max(1))
+    }
+
     /// The network magic transactions are signed for: the chain's, else the configured one.
     pub fn network_magic(&self) -> Option<u32> {
         self.chain
@@ -244,6 +249,18 @@ impl ServiceContext {
 
 /// Background work a service runs until shutdown.
 pub type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Waits `interval` between two rounds of a job; `true` when the job must end instead
+/// (shutdown, or the platform that would signal it is gone).
+pub async fn pause(interval: std::time::Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(interval) => *shutdown.borrow(),
+        changed = shutdown.changed() => changed.is_err() || *shutdown.borrow(),
+    }
+}
 
 /// A started service: its routes (wrapped by the runtime skeleton), its jobs and its own
 /// readiness checks (the platform adds the database, the chain and the secrets).

@@ -5,6 +5,7 @@
 mod accountpool_cmd;
 mod dev_certs;
 mod devnet;
+mod gasbank_cmd;
 mod keys;
 mod serve;
 mod vrf_cmd;
@@ -33,6 +34,8 @@ enum Command {
     VrfVerify(vrf_cmd::VrfVerifyArgs),
     /// AccountPool operator commands (audit).
     Accountpool(accountpool_cmd::AccountPoolArgs),
+    /// GasBank operator commands (development credits).
+    Gasbank(gasbank_cmd::GasBankArgs),
     /// List the secrets each service reads (what a MarbleRun manifest must inject).
     Secrets {
         /// Print JSON instead of text.
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Accountpool(args) => {
             runtime().and_then(|rt| rt.block_on(accountpool_cmd::run(args)))
         }
+        Command::Gasbank(args) => runtime().and_then(|rt| rt.block_on(gasbank_cmd::run(args))),
         Command::Secrets { json } => {
             print!(
                 "{}",

@@ -73,6 +73,7 @@ pub struct Running {
 /// Started services; [`Platform::stop`] ends them gracefully.
 pub struct Platform {
     services: Vec<Running>,
+    routers: Vec<(&'static str, Router)>,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     jobs: Vec<(&'static str, JoinHandle<()>)>,
@@ -189,6 +190,7 @@ impl Platform {
         let grace = Duration::from_secs(settings.shutdown_grace_secs);
         let mut platform = Self {
             services: Vec::new(),
+            routers: Vec::new(),
             stop,
             servers: Vec::new(),
             jobs: Vec::new(),
@@ -307,7 +309,20 @@ impl Platform {
                 grace,
             )));
         }
+        platform.routers = built;
         Ok(platform)
+    }
+
+    /// A way to call `service` in this process as `caller` would (operator tools, tests):
+    /// its full router, skeleton included.
+    pub fn in_process(&self, service: &str, caller: &str) -> Option<ServiceTransport> {
+        self.routers
+            .iter()
+            .find(|(name, _)| *name == service)
+            .map(|(_, router)| ServiceTransport::InProcess {
+                router: router.clone(),
+                caller: caller.into(),
+            })
     }
 
     /// The services as they run.

@@ -329,3 +329,95 @@ fn the_gateway_reaches_a_vrf_service_in_another_process_over_mutual_tls() {
     gateway.stop();
     vrf.stop();
 }
+
+/// The README's first steps without a chain: a fresh `neosl serve`, a user, a development
+/// credit, and a paid VRF call through the gateway that is charged; in enclave mode the credit
+/// is refused and nothing changes.
+#[test]
+fn a_development_credit_pays_for_a_first_vrf_call() {
+    let dir = TempDir::new("neosl-dev-credit").expect("temp dir");
+    let running = serve(&dir, &[], &[]).expect("starts");
+    let gateway = running.urls["gateway"].clone();
+    let data_dir = dir.path().join("data");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let http = reqwest::Client::new();
+    let token = rt.block_on(async {
+        let answer: Value = http
+            .post(format!("{gateway}/api/v1/auth/register"))
+            .json(&serde_json::json!({"email": "first@example.org", "password": "correct horse battery"}))
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
+        answer["data"]["access_token"].as_str().expect("token").to_owned()
+    });
+    let credit = |mode: &str| {
+        Command::new(env!("CARGO_BIN_EXE_neosl"))
+            .args([
+                "gasbank",
+                "dev-credit",
+                "first@example.org",
+                "100000000",
+                "--data-dir",
+            ])
+            .arg(&data_dir)
+            .env("NEOSL_MODE", mode)
+            .output()
+            .expect("runs")
+    };
+    let refused = credit("enclave");
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("enclave mode"), "{said}");
+    let out = credit("simulation");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("balance 100000000"), "{stdout}");
+    rt.block_on(async {
+        let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+            let mut request = http
+                .request(method, format!("{gateway}{path}"))
+                .bearer_auth(&token);
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            async move {
+                let response = request.send().await.expect("reachable");
+                (
+                    response.status().as_u16(),
+                    response.json::<Value>().await.expect("json"),
+                )
+            }
+        };
+        let (status, random) = call(
+            reqwest::Method::POST,
+            "/vrf/random",
+            Some(serde_json::json!({"seed": "c0ffee", "num_words": 2})),
+        )
+        .await;
+        assert_eq!(status, 200, "{random}");
+        assert_eq!(
+            random["data"]["random_words"].as_array().map(Vec::len),
+            Some(2)
+        );
+        let fee = random["data"]["fee"]["amount"].as_i64().expect("fee");
+        assert_eq!(fee, 100_000);
+        let (_, balance) = call(reqwest::Method::GET, "/api/v1/gasbank/balance", None).await;
+        assert_eq!(balance["data"]["balance"], 100_000_000 - fee);
+        let (_, ledger) = call(reqwest::Method::GET, "/api/v1/gasbank/transactions", None).await;
+        let types: Vec<&str> = ledger["data"]["transactions"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["type"].as_str())
+            .collect();
+        assert_eq!(types, ["service_fee", "dev_credit"]);
+    });
+    running.stop();
+}

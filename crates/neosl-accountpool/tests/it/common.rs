@@ -75,17 +75,36 @@ pub async fn pool_with_clock(
     let database = Database::connect_unshared(&db.url())
         .await
         .expect("connect");
-    let store = PoolStore::open(database).await.expect("migrate");
+    let store = PoolStore::open(database.clone()).await.expect("migrate");
     let pool = AccountPool::new(
         store,
         master(),
         config,
-        chain,
+        chain.clone(),
         Some(NETWORK),
         RuntimeMode::Simulation,
-        clock,
+        clock.clone(),
     )
     .expect("pool");
+    // With a chain, transfers go through the outbox; its worker runs for the test's duration.
+    let pool = match &chain {
+        Some(chain) => {
+            let outbox = neosl_chainwork::Outbox::open(database, clock)
+                .await
+                .expect("outbox");
+            let pool = pool.with_outbox(outbox.clone());
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(outbox.run(
+                vec![pool.transfer_kind(chain)],
+                chain.clone(),
+                Duration::from_millis(100),
+                stopped,
+            ));
+            std::mem::forget(stop);
+            pool
+        }
+        None => pool,
+    };
     pool.fill_to_target().await.expect("fill");
     Arc::new(pool)
 }

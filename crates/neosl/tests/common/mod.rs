@@ -98,6 +98,14 @@ impl Running {
     }
 }
 
+impl Drop for Running {
+    /// A test that fails midway never leaves a server behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Running {
     /// The log so far.
     pub fn log_text(&self) -> String {
