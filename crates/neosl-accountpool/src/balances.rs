@@ -9,8 +9,8 @@ use neosl_accountpool_api::*;
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::SignerEntry;
 use neosl_chain::{ChainError, RpcClient, RpcErrorKind};
+use neosl_neo::contract::nep17_transfer;
 use neosl_neo::param::ContractParameter;
-use neosl_neo::script::nep17_transfer;
 use neosl_neo::{Address, UInt160};
 use num_bigint::BigInt;
 

@@ -19,7 +19,7 @@ use neosl_chain::rpc::RpcConfig;
 use neosl_chain::signer::{LocalMultisigSigner, TxSigner};
 use neosl_chain::submit::{SignerEntry, SubmitConfig, Submitter, TxOutcome};
 use neosl_neo::wallet::Nep6Wallet;
-use neosl_neo::{PublicKey, UInt160, native, script};
+use neosl_neo::{PublicKey, UInt160, contract, native, script};
 use num_bigint::BigInt;
 use tokio::process::{Child, Command};
 
@@ -444,7 +444,7 @@ impl Devnet {
         let mut script_bytes = Vec::new();
         for to in accounts {
             if gas > 0 {
-                script_bytes.extend(script::nep17_transfer(
+                script_bytes.extend(contract::nep17_transfer(
                     &native::GAS,
                     &from,
                     to,
@@ -453,7 +453,7 @@ impl Devnet {
                 )?);
             }
             if neo > 0 {
-                script_bytes.extend(script::nep17_transfer(
+                script_bytes.extend(contract::nep17_transfer(
                     &native::NEO,
                     &from,
                     to,
@@ -499,10 +499,11 @@ pub async fn deploy_contract(
         &name,
     );
     let mut sb = script::ScriptBuilder::new();
-    sb.contract_call(
+    neosl_neo::contract::call(
+        &mut sb,
         &native::CONTRACT_MANAGEMENT,
         "deploy",
-        script::CallFlags::ALL,
+        contract::CallFlags::ALL,
         &[P::ByteArray(nef.to_vec()), P::String(manifest.to_owned())],
     )?;
     let signers = [SignerEntry::called_by_entry(deployer)];

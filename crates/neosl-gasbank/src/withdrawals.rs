@@ -16,7 +16,7 @@ use neosl_chain::signer::{LocalKeySigner, TxSigner};
 use neosl_chain::submit::SignerEntry;
 use neosl_chainwork::{Built, Outbox, Outcome, WorkError, WorkItem, WorkKind, WorkState};
 use neosl_crypto::{MasterKey, kdf};
-use neosl_neo::{Address, native, script};
+use neosl_neo::{Address, contract, native};
 use neosl_runtime::service::Chain;
 use num_bigint::BigInt;
 use serde::{Deserialize, Serialize};
@@ -226,7 +226,7 @@ impl WorkKind for WithdrawalKind {
     async fn build(&self, item: &WorkItem, chain: &Chain) -> std::result::Result<Built, WorkError> {
         let order = order_of(item)?;
         let to = Address::parse(&order.to).map_err(|e| WorkError::Permanent(e.to_string()))?;
-        let script = script::nep17_transfer(
+        let script = contract::nep17_transfer(
             &native::GAS,
             &self.treasury.account(),
             &to.script_hash(),

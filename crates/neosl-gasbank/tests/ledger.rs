@@ -5,48 +5,21 @@ use std::sync::Arc;
 
 use neosl_gasbank::{GasBank, GasBankError, Owner};
 use neosl_runtime::db::Database;
-use neosl_testkit::TempDir;
+use neosl_testkit::{TestDatabase, on_both_backends};
 
-enum Db {
-    Sqlite(TempDir),
-    Postgres(neosl_testkit::TestPostgres),
-}
-
-impl Db {
-    async fn sqlite() -> Self {
-        Self::Sqlite(TempDir::new("neosl-gasbank").expect("temp dir"))
-    }
-    async fn postgres() -> Self {
-        Self::Postgres(
-            neosl_testkit::TestPostgres::create("neosl_gasbank")
-                .await
-                .expect("test database"),
-        )
-    }
-    fn url(&self) -> String {
-        match self {
-            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("bank.db").display()),
-            Self::Postgres(db) => db.url.clone(),
-        }
-    }
-    async fn bank(&self) -> GasBank {
-        GasBank::open(Database::connect(&self.url()).await.expect("connect"))
-            .await
-            .expect("migrate")
-    }
-    async fn cleanup(self) {
-        if let Self::Postgres(db) = self {
-            db.drop().await;
-        }
-    }
+/// A GasBank on the test database.
+async fn bank_on(db: &TestDatabase) -> GasBank {
+    GasBank::open(Database::connect(&db.url()).await.expect("connect"))
+        .await
+        .expect("migrate")
 }
 
 fn user(n: usize) -> Owner {
     Owner::User(format!("user-{n}"))
 }
 
-async fn operations_and_idempotency(db: &Db) {
-    let bank = db.bank().await;
+async fn operations_and_idempotency(db: &TestDatabase) {
+    let bank = bank_on(db).await;
     let alice = user(1);
     let bob = user(2);
     let contract = Owner::Contract("0x1111111111111111111111111111111111111111".into());
@@ -185,8 +158,8 @@ async fn operations_and_idempotency(db: &Db) {
     assert!(bank.check_invariants().await.expect("check").is_empty());
 }
 
-async fn the_database_enforces_the_invariants(db: &Db) {
-    let bank = db.bank().await;
+async fn the_database_enforces_the_invariants(db: &TestDatabase) {
+    let bank = bank_on(db).await;
     let alice = user(7);
     bank.deposit(&alice, 500, "d", None).await.expect("deposit");
     let pool = bank.database().pool();
@@ -226,8 +199,8 @@ async fn the_database_enforces_the_invariants(db: &Db) {
 }
 
 /// 1,000 concurrent mixed operations across 50 users, then every request replayed.
-async fn concurrent_mixed_operations(db: &Db) {
-    let bank = Arc::new(db.bank().await);
+async fn concurrent_mixed_operations(db: &TestDatabase) {
+    let bank = Arc::new(bank_on(db).await);
     for u in 0..50 {
         bank.deposit(&user(u), 10_000_000, &format!("seed-{u}"), None)
             .await
@@ -297,11 +270,10 @@ async fn concurrent_mixed_operations(db: &Db) {
 /// A reservation that was never settled (the process died between reserve and consume) is
 /// released once it has expired; younger and settled ones are left alone. The test moves the
 /// bank's clock, never sleeps.
-async fn stale_reservations_are_released(db: &Db) {
+async fn stale_reservations_are_released(db: &TestDatabase) {
     let clock = neosl_runtime::clock::ManualClock::starting_now();
     let hour = std::time::Duration::from_secs(3600);
-    let bank = db
-        .bank()
+    let bank = bank_on(db)
         .await
         .with_clock(clock.clone())
         .with_reservation_ttl(hour / 2);
@@ -345,26 +317,9 @@ async fn stale_reservations_are_released(db: &Db) {
     assert!(bank.check_invariants().await.expect("check").is_empty());
 }
 
-macro_rules! on_both {
-    ($name:ident) => {
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                let db = super::Db::sqlite().await;
-                super::$name(&db).await;
-                db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let db = super::Db::postgres().await;
-                super::$name(&db).await;
-                db.cleanup().await;
-            }
-        }
-    };
-}
-
-on_both!(operations_and_idempotency);
-on_both!(the_database_enforces_the_invariants);
-on_both!(concurrent_mixed_operations);
-on_both!(stale_reservations_are_released);
+on_both_backends!(
+    operations_and_idempotency,
+    the_database_enforces_the_invariants,
+    concurrent_mixed_operations,
+    stale_reservations_are_released,
+);

@@ -15,31 +15,34 @@ use neosl_gateway::store::GatewayStore;
 use neosl_gateway::{Gateway, GatewayConfig};
 use neosl_neo::Address;
 use neosl_runtime::RuntimeMode;
+use neosl_runtime::clock::ManualClock;
 use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
-use neosl_testkit::TempDir;
+use neosl_testkit::{TestDatabase, on_both_backends};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 struct Api {
     app: Router,
     bank: GasBank,
-    _dir: TempDir,
+    /// The gateway's time: tests move it instead of sleeping.
+    clock: Arc<ManualClock>,
 }
 
-async fn api(limits: RateLimits) -> Api {
-    api_with(GatewayConfig {
-        limits,
-        ..GatewayConfig::default()
-    })
+async fn api(db: &TestDatabase, limits: RateLimits) -> Api {
+    api_with(
+        db,
+        GatewayConfig {
+            limits,
+            ..GatewayConfig::default()
+        },
+    )
     .await
 }
 
-async fn api_with(config: GatewayConfig) -> Api {
-    let dir = TempDir::new("neosl-gateway").expect("temp dir");
-    let db = Database::connect(&format!("sqlite://{}", dir.path().join("gw.db").display()))
-        .await
-        .expect("db");
+async fn api_with(test_db: &TestDatabase, config: GatewayConfig) -> Api {
+    let db = Database::connect(&test_db.url()).await.expect("db");
+    let clock = ManualClock::starting_now();
     let store = GatewayStore::open(db.clone()).await.expect("migrate");
     let bank = GasBank::open(db).await.expect("migrate");
     let deposits = neosl_gasbank::deposits::Deposits::new(
@@ -53,6 +56,7 @@ async fn api_with(config: GatewayConfig) -> Api {
             SecretBytes::from_slice(&[9; 32]),
             config,
         )
+        .with_clock(clock.clone())
         .with_deposits(deposits)
         .with_service(&neosl_vrf::Definition, None)
         .with_chain(
@@ -71,11 +75,7 @@ async fn api_with(config: GatewayConfig) -> Api {
         false,
     ));
     let app = server::router(info, neosl_gateway::router(gateway), Limits::default());
-    Api {
-        app,
-        bank,
-        _dir: dir,
-    }
+    Api { app, bank, clock }
 }
 
 fn generous() -> RateLimits {
@@ -150,9 +150,8 @@ impl Api {
     }
 }
 
-#[tokio::test]
-async fn accounts_sessions_and_tokens() {
-    let api = api(generous()).await;
+async fn accounts_sessions_and_tokens(db: &TestDatabase) {
+    let api = api(db, generous()).await;
     let tokens = api.register("Alice@Example.org").await;
     let access = tokens["access_token"].as_str().expect("access").to_owned();
     let refresh = tokens["refresh_token"]
@@ -359,9 +358,8 @@ async fn accounts_sessions_and_tokens() {
     );
 }
 
-#[tokio::test]
-async fn api_keys_are_hashed_listed_and_revocable() {
-    let api = api(generous()).await;
+async fn api_keys_are_hashed_listed_and_revocable(db: &TestDatabase) {
+    let api = api(db, generous()).await;
     let access = api.register("keys@example.org").await["access_token"]
         .as_str()
         .expect("token")
@@ -433,9 +431,8 @@ async fn api_keys_are_hashed_listed_and_revocable() {
     );
 }
 
-#[tokio::test]
-async fn neo_wallet_login() {
-    let api = api(generous()).await;
+async fn neo_wallet_login(db: &TestDatabase) {
+    let api = api(db, generous()).await;
     let key = SecretKey::generate();
     let address = Address::from_public_key(&key.public_key()).to_string();
     let (status, nonce, _) = api
@@ -514,8 +511,7 @@ async fn neo_wallet_login() {
     );
 }
 
-#[tokio::test]
-async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
+async fn brute_force_and_api_rate_limits_answer_429_with_retry_after(db: &TestDatabase) {
     let limits = RateLimits {
         auth: Rate {
             per_second: 1.0 / 60.0,
@@ -531,7 +527,7 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
         },
         ..RateLimits::default()
     };
-    let api = api(limits).await;
+    let api = api(db, limits).await;
     let access = api.register("limited@example.org").await["access_token"]
         .as_str()
         .expect("token")
@@ -570,7 +566,7 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
     }
     assert_eq!(codes[..3], [StatusCode::OK; 3]);
     assert_eq!(codes[3], StatusCode::TOO_MANY_REQUESTS);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    api.clock.advance(Duration::from_millis(600));
     assert_eq!(
         api.call("GET", "/api/v1/me", Some(&access), None).await.0,
         StatusCode::OK,
@@ -578,8 +574,7 @@ async fn brute_force_and_api_rate_limits_answer_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-async fn a_route_limit_from_settings_applies_to_that_route_only() {
+async fn a_route_limit_from_settings_applies_to_that_route_only(db: &TestDatabase) {
     let settings: neosl_runtime::config::Settings = toml::from_str(
         r#"
         [gateway.rate_limits]
@@ -597,7 +592,7 @@ async fn a_route_limit_from_settings_applies_to_that_route_only() {
         neosl_runtime::service::FeeSchedule::new(&[neosl_vrf::definition::VRF_FEE], &settings.fees)
             .expect("valid");
     assert_eq!(fees.fee("vrf", 0), Some(250_000));
-    let api = api(config.limits).await;
+    let api = api(db, config.limits).await;
     let token = api.register("route@example.org").await["access_token"]
         .as_str()
         .expect("token")
@@ -625,7 +620,7 @@ async fn a_route_limit_from_settings_applies_to_that_route_only() {
             StatusCode::OK
         );
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    api.clock.advance(Duration::from_millis(1100));
     assert_eq!(
         api.call("GET", "/api/v1/gasbank/balance", Some(&token), None)
             .await
@@ -658,13 +653,15 @@ async fn a_route_limit_from_settings_applies_to_that_route_only() {
     }
 }
 
-#[tokio::test]
-async fn an_expired_access_token_is_refused_and_the_session_can_refresh() {
-    let api = api_with(GatewayConfig {
-        access_ttl: Duration::from_secs(1),
-        limits: generous(),
-        ..GatewayConfig::default()
-    })
+async fn an_expired_access_token_is_refused_and_the_session_can_refresh(db: &TestDatabase) {
+    let api = api_with(
+        db,
+        GatewayConfig {
+            access_ttl: Duration::from_secs(1),
+            limits: generous(),
+            ..GatewayConfig::default()
+        },
+    )
     .await;
     let tokens = api.register("expiry@example.org").await;
     let access = tokens["access_token"].as_str().expect("token").to_owned();
@@ -672,7 +669,7 @@ async fn an_expired_access_token_is_refused_and_the_session_can_refresh() {
         api.call("GET", "/api/v1/me", Some(&access), None).await.0,
         StatusCode::OK
     );
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    api.clock.advance(Duration::from_millis(2100));
     let (status, body, _) = api.call("GET", "/api/v1/me", Some(&access), None).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -694,9 +691,8 @@ async fn an_expired_access_token_is_refused_and_the_session_can_refresh() {
     );
 }
 
-#[tokio::test]
-async fn gasbank_endpoints_are_per_user() {
-    let api = api(generous()).await;
+async fn gasbank_endpoints_are_per_user(db: &TestDatabase) {
+    let api = api(db, generous()).await;
     let alice = api.register("a@example.org").await;
     let bob = api.register("b@example.org").await;
     let (alice_token, alice_id) = (
@@ -877,3 +873,13 @@ async fn gasbank_endpoints_are_per_user() {
     assert_eq!(fees["data"]["schedule"]["vrf"], 100_000);
     assert!(api.bank.check_invariants().await.expect("check").is_empty());
 }
+
+on_both_backends!(
+    accounts_sessions_and_tokens,
+    api_keys_are_hashed_listed_and_revocable,
+    neo_wallet_login,
+    brute_force_and_api_rate_limits_answer_429_with_retry_after,
+    a_route_limit_from_settings_applies_to_that_route_only,
+    an_expired_access_token_is_refused_and_the_session_can_refresh,
+    gasbank_endpoints_are_per_user,
+);

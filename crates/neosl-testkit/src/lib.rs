@@ -209,6 +209,8 @@ pub fn postgres_admin_url() -> String {
 /// A fresh, uniquely named database name for one test.
 pub fn unique_database_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
+    // PostgreSQL cuts names at 63 bytes: the prefix keeps 24, the unique tail fits the rest.
+    let prefix: String = prefix.chars().take(24).collect();
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -262,4 +264,76 @@ impl TestPostgres {
             admin.close().await;
         }
     }
+}
+
+/// A database for one test on one backend: SQLite in a temporary directory, or a fresh
+/// PostgreSQL database. Every store's suite runs on both ([`on_both_backends!`]).
+#[derive(Debug)]
+pub enum TestDatabase {
+    /// SQLite, in this directory.
+    Sqlite(TempDir),
+    /// PostgreSQL, this database.
+    Postgres(TestPostgres),
+}
+
+impl TestDatabase {
+    /// A SQLite database in a new temporary directory.
+    pub fn sqlite(prefix: &str) -> Self {
+        match TempDir::new(prefix) {
+            Ok(dir) => Self::Sqlite(dir),
+            Err(e) => panic!("a temporary directory for {prefix}: {e}"),
+        }
+    }
+
+    /// A fresh PostgreSQL database (PostgreSQL must run; `tools/test` starts it).
+    pub async fn postgres(prefix: &str) -> Self {
+        match TestPostgres::create(prefix).await {
+            Ok(db) => Self::Postgres(db),
+            Err(e) => panic!("a PostgreSQL test database for {prefix}: {e:#}"),
+        }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        match self {
+            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("test.db").display()),
+            Self::Postgres(db) => db.url.clone(),
+        }
+    }
+
+    /// Whether it is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Removes it (PostgreSQL: drops the database; SQLite: the directory goes with the value).
+    pub async fn cleanup(self) {
+        if let Self::Postgres(db) = self {
+            db.drop().await;
+        }
+    }
+}
+
+/// Runs `async fn $name(db: &TestDatabase)` as two tests, `$name::sqlite` and
+/// `$name::postgres`, each on a fresh database (the calling crate needs tokio).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    let db = $crate::TestDatabase::sqlite(stringify!($name));
+                    super::$name(&db).await;
+                    db.cleanup().await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let db = $crate::TestDatabase::postgres(concat!("neosl_", stringify!($name))).await;
+                    super::$name(&db).await;
+                    db.cleanup().await;
+                }
+            }
+        )+
+    };
 }

@@ -6,7 +6,8 @@ use neosl_accountpool_api::*;
 use neosl_neo::tx::sign_data;
 use neosl_neo::{PublicKey, Signature, UInt256};
 
-use crate::both_backends;
+use neosl_testkit::on_both_backends;
+
 use crate::common::{NETWORK, TestDb, client, config, pool_on, pool_with_clock};
 
 fn request(count: u32) -> RequestAccounts {
@@ -22,7 +23,7 @@ fn code<T: std::fmt::Debug>(r: PoolResult<T>) -> (String, u16) {
     (e.code, e.status)
 }
 
-both_backends!(request_and_release, async |db: &TestDb| {
+async fn request_and_release(db: &TestDb) {
     let pool = pool_on(db, config(20, 100), None).await;
     let mixer = client(&pool, "mixer");
     let other = client(&pool, "automation");
@@ -172,9 +173,9 @@ both_backends!(request_and_release, async |db: &TestDb| {
         code(mixer.request_accounts(spoof).await),
         ("identity_mismatch".into(), 403)
     );
-});
+}
 
-both_backends!(signing, async |db: &TestDb| {
+async fn signing(db: &TestDb) {
     let pool = pool_on(db, config(10, 50), None).await;
     let mixer = client(&pool, "mixer");
     let other = client(&pool, "automation");
@@ -308,9 +309,9 @@ both_backends!(signing, async |db: &TestDb| {
         "one /sign and two batch items"
     );
     assert!(audit.iter().all(|e| e.service_id == "mixer"));
-});
+}
 
-both_backends!(balances, async |db: &TestDb| {
+async fn balances(db: &TestDb) {
     let pool = pool_on(db, config(10, 50), None).await;
     let mixer = client(&pool, "mixer");
     let other = client(&pool, "automation");
@@ -434,9 +435,9 @@ both_backends!(balances, async |db: &TestDb| {
         ),
         (Some("100"), Some("100"), Some("0"))
     );
-});
+}
 
-both_backends!(growth_expiry_and_rotation, async |db: &TestDb| {
+async fn growth_expiry_and_rotation(db: &TestDb) {
     let mut cfg: PoolConfig = config(5, 12);
     cfg.lock_ttl = Duration::from_millis(400);
     cfg.rotation_min_age = Duration::ZERO;
@@ -500,9 +501,9 @@ both_backends!(growth_expiry_and_rotation, async |db: &TestDb| {
         "pool_exhausted",
         "the retiring one is never handed out"
     );
-});
+}
 
-both_backends!(master_key_and_info, async |db: &TestDb| {
+async fn master_key_and_info(db: &TestDb) {
     let pool = pool_on(db, config(8, 50), None).await;
     let info = pool.master_key_info();
     let expected = neosl_crypto::kdf::master_public_key(&crate::common::master()).expect("derive");
@@ -526,4 +527,12 @@ both_backends!(master_key_and_info, async |db: &TestDb| {
     // The pool can be rebuilt from the master key and the ids alone.
     let accounts = pool.store().accounts_by_id(&[]).await.expect("empty");
     assert!(accounts.is_empty());
-});
+}
+
+on_both_backends!(
+    request_and_release,
+    signing,
+    balances,
+    growth_expiry_and_rotation,
+    master_key_and_info,
+);

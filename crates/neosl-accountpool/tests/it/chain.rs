@@ -41,7 +41,7 @@ async fn pool_accounts_transfer_sign_and_follow_the_chain() {
     )
     .await
     .expect("submitter");
-    let db = TestDb::sqlite().await;
+    let db = TestDb::sqlite("pool");
     let pool = pool_on(
         &db,
         config(10, 50),
@@ -136,7 +136,7 @@ async fn pool_accounts_transfer_sign_and_follow_the_chain() {
     // A transaction signed through /sign (PoolSigner) is accepted by the node.
     let api: Arc<dyn AccountPoolApi> = mixer.clone();
     let signer = Arc::new(PoolSigner::new(api, a).expect("signer"));
-    let script = neosl_neo::script::nep17_transfer(
+    let script = neosl_neo::contract::nep17_transfer(
         &native::NEO,
         &hash_of(a),
         &hash_of(b),
@@ -215,7 +215,7 @@ async fn pool_accounts_transfer_sign_and_follow_the_chain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_chain_transfers_say_so() {
-    let db = TestDb::sqlite().await;
+    let db = TestDb::sqlite("pool");
     let pool = pool_on(&db, config(3, 10), None).await;
     let mixer = client(&pool, "mixer");
     let grant = mixer

@@ -10,42 +10,11 @@ use neosl_runtime::RuntimeMode;
 use neosl_runtime::client::ServiceTransport;
 use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
-use neosl_testkit::TempDir;
 
 pub const NETWORK: u32 = 42;
 
-/// A database for one test: a SQLite file or a fresh PostgreSQL database (dropped at the end).
-pub enum TestDb {
-    Sqlite(TempDir),
-    Postgres(neosl_testkit::TestPostgres),
-}
-
-impl TestDb {
-    pub async fn sqlite() -> Self {
-        Self::Sqlite(TempDir::new("neosl-pool").expect("temp dir"))
-    }
-
-    pub async fn postgres() -> Self {
-        Self::Postgres(
-            neosl_testkit::TestPostgres::create("neosl_pool")
-                .await
-                .expect("test database"),
-        )
-    }
-
-    pub fn url(&self) -> String {
-        match self {
-            Self::Sqlite(dir) => format!("sqlite://{}", dir.path().join("pool.db").display()),
-            Self::Postgres(db) => db.url.clone(),
-        }
-    }
-
-    pub async fn cleanup(self) {
-        if let Self::Postgres(db) = self {
-            db.drop().await;
-        }
-    }
-}
+/// A database for one test (SQLite or a fresh PostgreSQL database).
+pub use neosl_testkit::TestDatabase as TestDb;
 
 pub fn master() -> MasterKey {
     MasterKey::new(SecretBytes::from_slice(&[0x5a; 32])).expect("32 bytes")
@@ -129,26 +98,4 @@ pub fn client(pool: &Arc<AccountPool>, caller: &str) -> Arc<dyn AccountPoolApi> 
         router: app,
         caller: caller.into(),
     }))
-}
-
-/// Runs `test` against SQLite and PostgreSQL.
-#[macro_export]
-macro_rules! both_backends {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            use super::*;
-            #[tokio::test(flavor = "multi_thread")]
-            async fn sqlite() {
-                let db = $crate::common::TestDb::sqlite().await;
-                ($body)(&db).await;
-                db.cleanup().await;
-            }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn postgres() {
-                let db = $crate::common::TestDb::postgres().await;
-                ($body)(&db).await;
-                db.cleanup().await;
-            }
-        }
-    };
 }

@@ -10,7 +10,7 @@ use crate::common::{TestDb, client, config, pool_on, pool_with_clock};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hundreds_of_concurrent_requests_across_replicas_never_share_an_account() {
-    let db = TestDb::postgres().await;
+    let db = TestDb::postgres("neosl_pool").await;
     // Two replicas start at once: filling is serialized, so the pool is filled exactly once.
     let (a, b) = tokio::join!(
         pool_on(&db, config(300, 5000), None),
@@ -95,7 +95,7 @@ async fn hundreds_of_concurrent_requests_across_replicas_never_share_an_account(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn expiry_is_exact_when_replicas_sweep_together() {
-    let db = TestDb::postgres().await;
+    let db = TestDb::postgres("neosl_pool").await;
     let mut cfg = config(60, 100);
     cfg.lock_ttl = Duration::from_millis(300);
     let clock = neosl_runtime::clock::ManualClock::starting_now();

@@ -3,7 +3,8 @@ use std::time::Duration;
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::SignerEntry;
 use neosl_chain::{ChainError, RpcErrorKind};
-use neosl_neo::script::{ScriptBuilder, nep17_transfer, opcode};
+use neosl_neo::contract::nep17_transfer;
+use neosl_neo::script::{ScriptBuilder, opcode};
 use neosl_neo::{UInt256, native};
 use num_bigint::BigInt;
 

@@ -11,8 +11,9 @@ use neosl_chain::rpc::RpcConfig;
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::{SignerEntry, Submitter};
 use neosl_neo::UInt160;
+use neosl_neo::contract::CallFlags;
 use neosl_neo::param::ContractParameter as P;
-use neosl_neo::script::{CallFlags, ScriptBuilder};
+use neosl_neo::script::ScriptBuilder;
 use tokio::sync::watch;
 
 use crate::common::{CuttableProxy, GAS, TestChain, as_signer, new_account, start_chain};
@@ -100,7 +101,8 @@ impl Deployed {
         let mut built = Vec::new();
         for tag in 0..txs {
             let mut sb = ScriptBuilder::new();
-            sb.contract_call(
+            neosl_neo::contract::call(
+                &mut sb,
                 &self.contract,
                 "ping",
                 CallFlags::ALL,

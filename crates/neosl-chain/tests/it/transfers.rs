@@ -1,9 +1,10 @@
 use std::time::Duration;
 
 use neosl_chain::submit::SignerEntry;
+use neosl_neo::contract::nep17_transfer;
 use neosl_neo::native;
 use neosl_neo::param::{ContractParameter, StackItem};
-use neosl_neo::script::{ScriptBuilder, nep17_transfer};
+use neosl_neo::script::ScriptBuilder;
 use num_bigint::BigInt;
 
 use crate::common::{GAS, as_signer, new_account, start_chain};
@@ -159,8 +160,14 @@ async fn a_contract_invocation_returns_its_result_and_notifications() {
 
     // On chain: a transaction.
     let mut sb = ScriptBuilder::new();
-    sb.contract_call(&hash, "add", neosl_neo::script::CallFlags::ALL, &args)
-        .expect("script");
+    neosl_neo::contract::call(
+        &mut sb,
+        &hash,
+        "add",
+        neosl_neo::contract::CallFlags::ALL,
+        &args,
+    )
+    .expect("script");
     let outcome = submitter
         .submit_and_wait(
             sb.into_bytes(),

@@ -2,8 +2,8 @@ use num_bigint::BigInt;
 use proptest::prelude::*;
 
 use super::*;
+use crate::contract::nep17_transfer;
 use crate::native;
-use crate::script::nep17_transfer;
 
 fn key(seed: u8) -> neosl_crypto::SecretKey {
     neosl_crypto::SecretKey::from_bytes(&[seed; 32]).expect("valid scalar")
