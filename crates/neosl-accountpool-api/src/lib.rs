@@ -329,6 +329,76 @@ pub struct AccountList {
     pub accounts: Vec<AccountView>,
 }
 
+/// `GET /pool-info`: the pool's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolInfo {
+    /// Every account.
+    pub total: i64,
+    /// Active accounts.
+    pub active: i64,
+    /// Accounts under a live lock.
+    pub locked: i64,
+    /// Accounts being rotated out.
+    pub retiring: i64,
+    /// Accounts rotated out and empty.
+    pub retired: i64,
+    /// Active accounts the pool keeps.
+    pub target_size: u32,
+    /// The most accounts it ever holds.
+    pub max_size: u32,
+    /// Live locks by the service holding them.
+    pub locks_by_service: std::collections::BTreeMap<String, i64>,
+    /// Tracked totals per token.
+    pub tokens: Vec<TokenTotal>,
+    /// Accounts whose tracked balance differs from the chain's (at most 100).
+    pub mismatches: Vec<Mismatch>,
+}
+
+/// One token's totals over the pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenTotal {
+    /// `GAS`, `NEO` or the token's hash.
+    pub token_type: String,
+    /// The token contract.
+    pub script_hash: String,
+    /// Tracked, over every account.
+    pub tracked: String,
+    /// Tracked, over locked accounts.
+    pub locked: String,
+    /// Tracked minus locked.
+    pub available: String,
+    /// Accounts whose tracked amount differs from the chain's.
+    pub mismatches: i64,
+}
+
+/// A tracked balance that differs from the chain's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// The account.
+    pub account_id: String,
+    /// The token.
+    pub token_type: String,
+    /// What callers tracked.
+    pub tracked: String,
+    /// What the chain said, when read.
+    pub chain: Option<String>,
+}
+
+/// `GET /master-key`: metadata only, never the key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MasterKeyInfo {
+    /// The master public key (hex).
+    pub public_key: String,
+    /// Its SHA-256 (hex), as `/attestation` publishes it.
+    pub public_key_sha256: String,
+    /// The attestation report over it.
+    pub attestation: serde_json::Value,
+    /// Whether the service runs in simulation mode.
+    pub simulation: bool,
+    /// When (Unix ms).
+    pub timestamp: i64,
+}
+
 /// The operations other services use.
 #[async_trait]
 pub trait AccountPoolApi: Send + Sync {

@@ -427,7 +427,7 @@ async fn main() {
     let before = rss_mib();
     let big_url = format!("sqlite://{}", dir.join("big.db").display());
     let (big, fill) = pool(&big_url, 100_000).await;
-    let info = big.pool_info().await.expect("info");
+    let info = serde_json::to_value(big.pool_info().await.expect("info")).expect("json");
     println!(
         "100,000-account pool: filled in {:.1} s; process RSS {:.0} MiB (was {:.0} MiB before); active {}",
         fill.as_secs_f64(),

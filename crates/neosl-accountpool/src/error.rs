@@ -1,7 +1,8 @@
 //! Every way an AccountPool operation can be refused, with its stable code and status.
 
 use neosl_accountpool_api::PoolError;
-use neosl_runtime::{ApiError, ErrorCode};
+use neosl_runtime::ErrorCode;
+use neosl_runtime::error::DomainError;
 
 /// A refused or failed operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,9 +48,8 @@ pub enum Failure {
     Internal(String),
 }
 
-impl Failure {
-    /// The stable code.
-    pub fn code(&self) -> &'static str {
+impl DomainError for Failure {
+    fn code(&self) -> &'static str {
         match self {
             Self::Invalid(_) => "invalid_request",
             Self::CountOutOfRange => "count_out_of_range",
@@ -81,7 +81,9 @@ impl Failure {
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
+}
 
+impl Failure {
     /// An internal failure from any error (logged with its detail).
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "accountpool internal error");
@@ -95,19 +97,13 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
-impl From<Failure> for ApiError {
+/// The in-process API answers the same codes, statuses and messages as the HTTP one.
+impl From<Failure> for PoolError {
     fn from(f: Failure) -> Self {
         let message = match &f {
             Failure::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
-        ApiError::detailed(f.kind(), f.code(), message)
-    }
-}
-
-impl From<Failure> for PoolError {
-    fn from(f: Failure) -> Self {
-        let api = ApiError::from(f);
-        PoolError::new(api.code_str(), api.code.status().as_u16(), api.message)
+        PoolError::new(f.code(), f.kind().status().as_u16(), message)
     }
 }

@@ -32,14 +32,11 @@ pub fn router(pool: Arc<AccountPool>) -> Router {
         .with_state(pool)
 }
 
-async fn pool_info(
-    State(pool): Pool,
-    _caller: Caller,
-) -> Result<ApiJson<serde_json::Value>, ApiError> {
+async fn pool_info(State(pool): Pool, _caller: Caller) -> Result<ApiJson<PoolInfo>, ApiError> {
     Ok(ApiJson(pool.pool_info().await?))
 }
 
-async fn master_key(State(pool): Pool, _caller: Caller) -> ApiJson<serde_json::Value> {
+async fn master_key(State(pool): Pool, _caller: Caller) -> ApiJson<MasterKeyInfo> {
     ApiJson(pool.master_key_info())
 }
 

@@ -376,46 +376,58 @@ impl AccountPool {
     }
 
     /// `/pool-info`.
-    pub async fn pool_info(&self) -> Result<serde_json::Value, Failure> {
+    pub async fn pool_info(&self) -> Result<PoolInfo, Failure> {
         let now = self.clock.now_millis();
         let counts = self.store.counts(now).await?;
         let tokens = self.store.token_totals(now).await?;
         let mismatches = self.store.mismatches(100).await?;
         let status = |s: &str| counts.by_status.get(s).copied().unwrap_or(0);
-        Ok(serde_json::json!({
-            "total": counts.by_status.values().sum::<i64>(),
-            "active": status("active"),
-            "locked": counts.locked,
-            "retiring": status("retiring"),
-            "retired": status("retired"),
-            "target_size": self.config.target_size,
-            "max_size": self.config.max_size,
-            "locks_by_service": counts.locks_by_service,
-            "tokens": tokens.iter().map(|t| {
-                let tracked: BigInt = t.tracked_total.parse().unwrap_or_default();
-                let locked: BigInt = t.locked_total.parse().unwrap_or_default();
-                serde_json::json!({
-                    "token_type": t.token_type, "script_hash": t.script_hash,
-                    "tracked": tracked.to_string(), "locked": locked.to_string(),
-                    "available": (&tracked - &locked).to_string(), "mismatches": t.mismatches,
+        Ok(PoolInfo {
+            total: counts.by_status.values().sum::<i64>(),
+            active: status("active"),
+            locked: counts.locked,
+            retiring: status("retiring"),
+            retired: status("retired"),
+            target_size: self.config.target_size,
+            max_size: self.config.max_size,
+            locks_by_service: counts.locks_by_service,
+            tokens: tokens
+                .iter()
+                .map(|t| {
+                    let tracked: BigInt = t.tracked_total.parse().unwrap_or_default();
+                    let locked: BigInt = t.locked_total.parse().unwrap_or_default();
+                    TokenTotal {
+                        token_type: t.token_type.clone(),
+                        script_hash: t.script_hash.clone(),
+                        available: (&tracked - &locked).to_string(),
+                        tracked: tracked.to_string(),
+                        locked: locked.to_string(),
+                        mismatches: t.mismatches,
+                    }
                 })
-            }).collect::<Vec<_>>(),
-            "mismatches": mismatches.iter().map(|m| serde_json::json!({
-                "account_id": m.account_id, "token_type": m.token_type, "tracked": m.tracked.to_string(), "chain": m.chain_amount,
-            })).collect::<Vec<_>>(),
-        }))
+                .collect(),
+            mismatches: mismatches
+                .iter()
+                .map(|m| Mismatch {
+                    account_id: m.account_id.clone(),
+                    token_type: m.token_type.clone(),
+                    tracked: m.tracked.to_string(),
+                    chain: m.chain_amount.clone(),
+                })
+                .collect(),
+        })
     }
 
     /// `/master-key`: metadata only.
-    pub fn master_key_info(&self) -> serde_json::Value {
+    pub fn master_key_info(&self) -> MasterKeyInfo {
         let published = PublishedKey::new("accountpool-master", &self.master_public);
         let report = attestation::collect("accountpool", self.mode, vec![published.clone()]);
-        serde_json::json!({
-            "public_key": published.public_key,
-            "public_key_sha256": published.sha256,
-            "attestation": report,
-            "simulation": self.mode.is_simulation(),
-            "timestamp": self.clock.now_millis(),
-        })
+        MasterKeyInfo {
+            public_key: published.public_key,
+            public_key_sha256: published.sha256,
+            attestation: serde_json::to_value(report).unwrap_or_default(),
+            simulation: self.mode.is_simulation(),
+            timestamp: self.clock.now_millis(),
+        }
     }
 }

@@ -18,6 +18,7 @@ use neosl_neo::tx::{Witness, sign_data};
 use crate::error::Failure;
 use crate::service::*;
 use crate::store::{AccountRow, Authorized, SignAttempt};
+use neosl_runtime::error::DomainError as _;
 
 impl AccountPool {
     /// `/sign`. Concurrent calls are authorized (and audited) together in one statement: each

@@ -223,7 +223,8 @@ impl PoolStore {
             Backend::Sqlite => Ok(FillGuard(None)),
             Backend::Postgres => {
                 let mut conn = self.db.pool().acquire().await?;
-                sqlx::query("SELECT pg_advisory_lock(7453829102)")
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(neosl_runtime::db::advisory_lock_key("accountpool-fill"))
                     .execute(&mut *conn)
                     .await?;
                 Ok(FillGuard(Some(conn)))

@@ -45,18 +45,31 @@ struct Workspace {
 fn workspace() -> Workspace {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // Dependencies of this machine's target only (not, say, WebAssembly's).
-    let rustc = Command::new("rustc").arg("-vV").output().expect("rustc runs");
+    let rustc = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
     let host = String::from_utf8_lossy(&rustc.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
         .expect("rustc names its host");
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--locked", "--filter-platform"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--locked",
+            "--filter-platform",
+        ])
         .arg(&host)
         .current_dir(&root)
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
     let mut names = BTreeMap::new();
     let mut members = BTreeMap::new();
@@ -124,9 +137,9 @@ impl Workspace {
         while let Some((id, path)) = todo.pop() {
             for dep in self.normal.get(&id).into_iter().flatten() {
                 let dep_name = self.names[dep].clone();
-                if !seen.contains_key(&dep_name) {
-                    let via = format!("{path} → {dep_name}");
-                    seen.insert(dep_name, via.clone());
+                if let std::collections::btree_map::Entry::Vacant(slot) = seen.entry(dep_name) {
+                    let via = format!("{path} → {}", slot.key());
+                    slot.insert(via.clone());
                     todo.push((dep.clone(), via));
                 }
             }
@@ -147,10 +160,7 @@ fn the_protocol_and_crypto_crates_do_no_io() {
     let ws = workspace();
     for pure in ["neosl-crypto", "neosl-neo"] {
         let deps = ws.closure(pure);
-        let impure: Vec<&String> = IMPURE
-            .iter()
-            .filter_map(|name| deps.get(*name))
-            .collect();
+        let impure: Vec<&String> = IMPURE.iter().filter_map(|name| deps.get(*name)).collect();
         assert!(impure.is_empty(), "{pure} must stay pure: {impure:?}");
     }
     // The guard can fail: the runtime does pull these in.

@@ -419,7 +419,7 @@ async fn balances(db: &TestDb) {
             .len(),
         2
     );
-    let info = pool.pool_info().await.expect("info");
+    let info = serde_json::to_value(pool.pool_info().await.expect("info")).expect("json");
     let gas = info["tokens"]
         .as_array()
         .expect("tokens")
@@ -489,7 +489,7 @@ async fn growth_expiry_and_rotation(db: &TestDb) {
     // Rotation marks 10% of active, unlocked, old-enough accounts retiring; they are never allocated.
     let marked = pool.rotate_if_due().await.expect("rotation");
     assert_eq!(marked, 1, "10% of 12 active accounts");
-    let info = pool.pool_info().await.expect("info");
+    let info = serde_json::to_value(pool.pool_info().await.expect("info")).expect("json");
     assert_eq!(info["retiring"], 1);
     let grant = mixer
         .request_accounts(request(11))
@@ -505,7 +505,7 @@ async fn growth_expiry_and_rotation(db: &TestDb) {
 
 async fn master_key_and_info(db: &TestDb) {
     let pool = pool_on(db, config(8, 50), None).await;
-    let info = pool.master_key_info();
+    let info = serde_json::to_value(pool.master_key_info()).expect("json");
     let expected = neosl_crypto::kdf::master_public_key(&crate::common::master()).expect("derive");
     assert_eq!(info["public_key"], expected.to_string());
     assert_eq!(
@@ -519,7 +519,7 @@ async fn master_key_and_info(db: &TestDb) {
         !text.contains(&hex::encode([0x5a; 32])),
         "no master key material"
     );
-    let pool_info = pool.pool_info().await.expect("info");
+    let pool_info = serde_json::to_value(pool.pool_info().await.expect("info")).expect("json");
     assert_eq!(
         (pool_info["total"].as_i64(), pool_info["active"].as_i64()),
         (Some(8), Some(8))

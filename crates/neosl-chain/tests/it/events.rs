@@ -55,6 +55,26 @@ impl EventHandler for Recorder {
     }
 }
 
+/// Waits until the stream behind `cursor` has handled two whole blocks after the current one,
+/// so that anything it would still deliver has been delivered (no sleeping to prove a negative).
+async fn settled(rpc: &RpcClient, cursor: &MemoryCursor) {
+    use neosl_chain::events::CursorStore as _;
+    let height = rpc.get_block_count().await.expect("height");
+    let start = Instant::now();
+    loop {
+        let position = cursor.load().await.expect("cursor");
+        if position.is_some_and(|p| p.next_block >= height + 2) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the stream stays at {position:?}, below {}",
+            height + 2
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Recorder {
     fn count(&self) -> usize {
         self.seen.lock().map(|s| s.len()).unwrap_or(0)
@@ -252,11 +272,11 @@ async fn a_stopped_stream_resumes_from_its_cursor_without_repeats_and_a_failing_
     // A new stream (as after a restart) continues from the saved position.
     let (stop, stopped) = watch::channel(false);
     let second = tokio::spawn(
-        d.stream(d.chain.devnet.rpc(), recorder.clone(), cursor, true)
+        d.stream(d.chain.devnet.rpc(), recorder.clone(), cursor.clone(), true)
             .run(stopped),
     );
     wait_for(&recorder, 100, Duration::from_secs(30)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&d.chain.devnet.rpc(), &cursor).await;
     assert_eq!(
         *recorder.seen.lock().expect("seen"),
         expected(4, 25),
@@ -284,12 +304,8 @@ async fn killing_the_websocket_mid_burst_loses_and_repeats_nothing() {
         delay: Duration::from_millis(15),
         ..Recorder::default()
     });
-    let stream = d.stream(
-        rpc,
-        recorder.clone(),
-        Arc::new(MemoryCursor::default()),
-        true,
-    );
+    let cursor = Arc::new(MemoryCursor::default());
+    let stream = d.stream(rpc, recorder.clone(), cursor.clone(), true);
     let status_handle = stream.status_handle();
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(stream.run(stopped));
@@ -308,7 +324,7 @@ async fn killing_the_websocket_mid_burst_loses_and_repeats_nothing() {
     let cut_at = recorder.count();
     assert!(cut_at < 200, "the cut came in the middle ({cut_at})");
     wait_for(&recorder, 200, Duration::from_secs(60)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&d.chain.devnet.rpc(), &cursor).await;
     assert_eq!(*recorder.seen.lock().expect("seen"), expected(8, 25));
     // And the stream is back on the WebSocket.
     let start = Instant::now();
@@ -332,21 +348,17 @@ async fn restarting_the_node_mid_burst_loses_and_repeats_nothing() {
         ..Recorder::default()
     });
     let (stop, stopped) = watch::channel(false);
+    let cursor = Arc::new(MemoryCursor::default());
     let task = tokio::spawn(
-        d.stream(
-            d.chain.devnet.rpc(),
-            recorder.clone(),
-            Arc::new(MemoryCursor::default()),
-            true,
-        )
-        .run(stopped),
+        d.stream(d.chain.devnet.rpc(), recorder.clone(), cursor.clone(), true)
+            .run(stopped),
     );
     d.burst(8, 25).await;
     wait_for(&recorder, 40, Duration::from_secs(30)).await;
     d.chain.devnet.restart().await.expect("the node comes back");
     assert!(recorder.count() < 200, "the restart came in the middle");
     wait_for(&recorder, 200, Duration::from_secs(60)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    settled(&d.chain.devnet.rpc(), &cursor).await;
     assert_eq!(*recorder.seen.lock().expect("seen"), expected(8, 25));
     stop.send(true).expect("stop");
     task.await.expect("stream ends");
