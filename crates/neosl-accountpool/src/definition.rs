@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use neosl_crypto::{MasterKey, SecretBytes, kdf};
 use neosl_runtime::attestation::PublishedKey;
 use neosl_runtime::config::Settings;
-use neosl_runtime::service::{EnvSetting, Reach, ServiceContext, Started};
+use neosl_runtime::service::{Declaration, EnvSetting, ServiceContext, Started};
 use neosl_runtime::{SecretSpec, SecretStore, Service};
 use serde::Deserialize;
 
@@ -94,47 +94,38 @@ pub fn pool_master_key(secrets: &SecretStore) -> anyhow::Result<MasterKey> {
         .context("COORD_MASTER_SEED")
 }
 
+/// The AccountPool's constants.
+pub const DECLARATION: Declaration = Declaration {
+    secrets: &[POOL_MASTER_KEY, COORD_MASTER_SEED],
+    env_settings: &[
+        EnvSetting {
+            var: "NEOSL_POOL_TARGET_SIZE",
+            key: "target_size",
+        },
+        EnvSetting {
+            var: "NEOSL_POOL_MAX_SIZE",
+            key: "max_size",
+        },
+        EnvSetting {
+            var: "NEOSL_POOL_LOCK_TTL_SECS",
+            key: "lock_ttl_secs",
+        },
+        EnvSetting {
+            var: "NEOSL_POOL_SWEEP_INTERVAL_SECS",
+            key: "sweep_interval_secs",
+        },
+    ],
+    ..Declaration::new("accountpool", "127.0.0.1:8081")
+};
+
 /// The AccountPool service.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Definition;
 
 #[async_trait]
 impl Service for Definition {
-    fn name(&self) -> &'static str {
-        "accountpool"
-    }
-
-    fn default_listen(&self) -> &'static str {
-        "127.0.0.1:8081"
-    }
-
-    fn reach(&self) -> Reach {
-        Reach::Internal
-    }
-
-    fn secrets(&self) -> &'static [SecretSpec] {
-        &[POOL_MASTER_KEY, COORD_MASTER_SEED]
-    }
-
-    fn env_settings(&self) -> &'static [EnvSetting] {
-        &[
-            EnvSetting {
-                var: "NEOSL_POOL_TARGET_SIZE",
-                key: "target_size",
-            },
-            EnvSetting {
-                var: "NEOSL_POOL_MAX_SIZE",
-                key: "max_size",
-            },
-            EnvSetting {
-                var: "NEOSL_POOL_LOCK_TTL_SECS",
-                key: "lock_ttl_secs",
-            },
-            EnvSetting {
-                var: "NEOSL_POOL_SWEEP_INTERVAL_SECS",
-                key: "sweep_interval_secs",
-            },
-        ]
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {

@@ -132,31 +132,16 @@ pub fn new_account(master: &MasterKey, id: String) -> Result<NewAccount, Failure
 }
 
 fn derive_batch(master: &MasterKey, count: usize) -> Result<Vec<NewAccount>, Failure> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
     let ids: Vec<String> = (0..count)
         .map(|_| uuid::Uuid::new_v4().to_string())
         .collect();
-    let chunk = ids.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = ids
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    part.iter()
-                        .map(|id| new_account(master, id.clone()))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
-            .collect();
-        let mut out = Vec::with_capacity(count);
-        for h in handles {
-            out.extend(
-                h.join()
-                    .map_err(|_| Failure::Internal("derivation thread panicked".into()))??,
-            );
-        }
-        Ok(out)
-    })
+    let derived = on_all_cores(&ids, |part| {
+        part.iter()
+            .map(|id| new_account(master, id.clone()))
+            .collect()
+    });
+    if derived.len() != count {
+        return Err(Failure::Internal("a derivation thread panicked".into()));
+    }
+    derived.into_iter().collect()
 }

@@ -269,44 +269,26 @@ fn sign_groups(
     network: u32,
     groups: &[(String, Vec<(usize, UInt256)>)],
 ) -> Vec<(usize, String, UInt256, Result<Signed, Failure>)> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(groups.len().max(1));
-    let chunk = groups.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = groups
-            .chunks(chunk)
-            .map(|part| {
-                s.spawn(move || {
-                    let mut out = Vec::new();
-                    for (account_id, hashes) in part {
-                        let key = kdf::derive_pool_account_key(master, account_id)
-                            .map_err(Failure::internal)
-                            .and_then(|k| {
-                                Ok((k.signing_key().map_err(Failure::internal)?, k.public_key()))
-                            });
-                        for (index, hash) in hashes {
-                            let result =
-                                key.as_ref()
-                                    .map_err(Clone::clone)
-                                    .and_then(|(signing, public)| {
-                                        let sig = signing
-                                            .sign(&sign_data(network, hash))
-                                            .map_err(Failure::internal)?;
-                                        Ok(signed_view(account_id, &sig, public))
-                                    });
-                            out.push((*index, account_id.clone(), *hash, result));
-                        }
-                    }
-                    out
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    on_all_cores(groups, |part| {
+        let mut out = Vec::new();
+        for (account_id, hashes) in part {
+            let key = kdf::derive_pool_account_key(master, account_id)
+                .map_err(Failure::internal)
+                .and_then(|k| Ok((k.signing_key().map_err(Failure::internal)?, k.public_key())));
+            for (index, hash) in hashes {
+                let result = key
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .and_then(|(signing, public)| {
+                        let sig = signing
+                            .sign(&sign_data(network, hash))
+                            .map_err(Failure::internal)?;
+                        Ok(signed_view(account_id, &sig, public))
+                    });
+                out.push((*index, account_id.clone(), *hash, result));
+            }
+        }
+        out
     })
 }
 

@@ -12,12 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 /// The AccountPool's migrations.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "pool",
-    sqlite: include_str!("../migrations/sqlite/0001_pool.sql"),
-    postgres: include_str!("../migrations/postgres/0001_pool.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[neosl_runtime::migration!(1, "pool", "0001_pool.sql")];
 
 const ACCOUNT_COLUMNS: &str = "id, address, script_hash, public_key, status, lock_id, locked_by, lock_expires_at, last_used_at, created_at";
 

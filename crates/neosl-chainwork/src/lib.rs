@@ -18,12 +18,12 @@ pub use cursor::DbCursor;
 pub use outbox::{Built, Outbox, Outcome, WorkError, WorkItem, WorkKind, WorkState};
 
 /// The migrations of the cursor and outbox tables.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "chainwork",
-    sqlite: include_str!("../migrations/sqlite/0001_chainwork.sql"),
-    postgres: include_str!("../migrations/postgres/0001_chainwork.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[neosl_runtime::migration!(
+    1,
+    "chainwork",
+    "0001_chainwork.sql",
+    shared
+)];
 
 /// Applies the migrations (idempotent; every user of the tables calls it).
 pub async fn migrate(db: &Database) -> Result<(), DbError> {

@@ -35,36 +35,11 @@ pub use billing::Payment;
 
 /// The GasBank's migrations.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "gasbank",
-        sqlite: include_str!("../migrations/sqlite/0001_gasbank.sql"),
-        postgres: include_str!("../migrations/postgres/0001_gasbank.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "deposits",
-        sqlite: include_str!("../migrations/sqlite/0002_deposits.sql"),
-        postgres: include_str!("../migrations/postgres/0002_deposits.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "withdrawals",
-        sqlite: include_str!("../migrations/sqlite/0003_withdrawals.sql"),
-        postgres: include_str!("../migrations/postgres/0003_withdrawals.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "reservation_expiry",
-        sqlite: include_str!("../migrations/sqlite/0004_reservation_expiry.sql"),
-        postgres: include_str!("../migrations/postgres/0004_reservation_expiry.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "dev_credit",
-        sqlite: include_str!("../migrations/sqlite/0005_dev_credit.sql"),
-        postgres: include_str!("../migrations/postgres/0005_dev_credit.sql"),
-    },
+    neosl_runtime::migration!(1, "gasbank", "0001_gasbank.sql"),
+    neosl_runtime::migration!(2, "deposits", "0002_deposits.sql"),
+    neosl_runtime::migration!(3, "withdrawals", "0003_withdrawals.sql"),
+    neosl_runtime::migration!(4, "reservation_expiry", "0004_reservation_expiry.sql"),
+    neosl_runtime::migration!(5, "dev_credit", "0005_dev_credit.sql"),
 ];
 
 /// How long a reservation holds by default before the sweeper may release it.

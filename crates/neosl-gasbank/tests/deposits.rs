@@ -1,7 +1,7 @@
 //! Deposits on a real devnet: a transfer to a user's deposit address is credited once — with two
 //! watchers at the same time, after a restart, and when an operator credits it again by hand.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use neosl_chain::events::StreamConfig;
 use neosl_crypto::{MasterKey, SecretBytes};
@@ -15,50 +15,22 @@ use tokio::sync::watch;
 const GAS: i64 = 100_000_000;
 
 async fn wait_for_balance(bank: &GasBank, user: &str, expected: i64) {
-    let start = Instant::now();
-    loop {
-        let balance = bank
-            .account(&Owner::User(user.into()))
-            .await
-            .expect("state")
-            .balance;
-        if balance == expected {
-            return;
-        }
-        assert!(balance < expected, "over-credited: {balance} > {expected}");
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "balance stuck at {balance}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let owner = Owner::User(user.into());
+    neosl_testkit::wait_until(
+        Duration::from_secs(30),
+        format_args!("{user} to hold {expected}"),
+        || async {
+            let balance = bank.account(&owner).await.expect("state").balance;
+            assert!(balance <= expected, "over-credited: {balance} > {expected}");
+            (balance == expected).then_some(())
+        },
+    )
+    .await;
 }
 
-/// Waits until the stream `name` has handled every block below `block`.
-async fn wait_for_cursor(bank: &GasBank, name: &str, block: u32) {
-    use neosl_chain::events::CursorStore as _;
-    let cursor = neosl_chainwork::DbCursor::new(
-        bank.database().clone(),
-        name,
-        neosl_runtime::clock::system(),
-    );
-    let start = Instant::now();
-    loop {
-        let position = cursor.load().await.expect("cursor");
-        if position.is_some_and(|p| p.next_block >= block) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the stream stays at {position:?}, below block {block}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
-    let dir = TempDir::new("neosl-deposits").expect("temp dir");
+/// A devnet at quarter-second blocks and a GasBank on SQLite beside it.
+async fn chain_and_bank(prefix: &str) -> (TempDir, Devnet, Database, GasBank) {
+    let dir = TempDir::new(prefix).expect("temp dir");
     let mut config = DevnetConfig::new(dir.path().join("chain"));
     config.cache_dir = neosl_testkit::tools_dir().join("neogo");
     config.block_time = Duration::from_millis(250);
@@ -69,7 +41,34 @@ async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
     ))
     .await
     .expect("db");
-    let bank = GasBank::open(db).await.expect("migrate");
+    let bank = GasBank::open(db.clone()).await.expect("migrate");
+    (dir, devnet, db, bank)
+}
+
+/// Waits until the stream `name` has handled every block below `block`.
+async fn wait_for_cursor(bank: &GasBank, name: &str, block: u32) {
+    use neosl_chain::events::CursorStore as _;
+    let cursor = neosl_chainwork::DbCursor::new(
+        bank.database().clone(),
+        name,
+        neosl_runtime::clock::system(),
+    );
+    neosl_testkit::wait_until(
+        Duration::from_secs(30),
+        format_args!("{name} to pass block {block}"),
+        || async {
+            let position = cursor.load().await.expect("cursor");
+            position
+                .is_some_and(|p| p.next_block >= block)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
+    let (_dir, devnet, _db, bank) = chain_and_bank("neosl-deposits").await;
     let deposits = Deposits::new(
         bank.clone(),
         MasterKey::new(SecretBytes::from_slice(&[0x33; 32])).expect("key"),
@@ -179,18 +178,7 @@ async fn transfers_to_deposit_addresses_are_credited_exactly_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn withdrawals_are_sent_once_and_refunded_when_they_fail() {
     use neosl_gasbank::withdrawals::Withdrawals;
-    let dir = TempDir::new("neosl-withdraw").expect("temp dir");
-    let mut config = DevnetConfig::new(dir.path().join("chain"));
-    config.cache_dir = neosl_testkit::tools_dir().join("neogo");
-    config.block_time = Duration::from_millis(250);
-    let devnet = Devnet::start(config).await.expect("devnet");
-    let db = Database::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("bank.db").display()
-    ))
-    .await
-    .expect("db");
-    let bank = GasBank::open(db.clone()).await.expect("migrate");
+    let (_dir, devnet, db, bank) = chain_and_bank("neosl-withdraw").await;
     let master = MasterKey::new(SecretBytes::from_slice(&[0x44; 32])).expect("key");
     let outbox = neosl_chainwork::Outbox::open(db, neosl_runtime::clock::system())
         .await

@@ -11,7 +11,7 @@ use neosl_gasbank::GasBank;
 use neosl_gasbank::deposits::Deposits;
 use neosl_gasbank::withdrawals::Withdrawals;
 use neosl_runtime::config::Settings;
-use neosl_runtime::service::{Reach, ServiceContext, Started};
+use neosl_runtime::service::{Declaration, Reach, ServiceContext, Started};
 use neosl_runtime::{SecretSpec, Service};
 
 use crate::config::GatewayConfig;
@@ -45,30 +45,22 @@ pub const GATEWAY_ADMIN_TOKEN: SecretSpec = SecretSpec {
     group: None,
 };
 
+/// The gateway's constants.
+pub const DECLARATION: Declaration = Declaration {
+    reach: Reach::Public,
+    secrets: &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY, GATEWAY_ADMIN_TOKEN],
+    operator_token: Some(GATEWAY_ADMIN_TOKEN.name),
+    ..Declaration::new("gateway", "127.0.0.1:8080")
+};
+
 /// The gateway.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Definition;
 
 #[async_trait]
 impl Service for Definition {
-    fn name(&self) -> &'static str {
-        "gateway"
-    }
-
-    fn default_listen(&self) -> &'static str {
-        "127.0.0.1:8080"
-    }
-
-    fn reach(&self) -> Reach {
-        Reach::Public
-    }
-
-    fn secrets(&self) -> &'static [SecretSpec] {
-        &[JWT_SIGNING_KEY, GASBANK_MASTER_KEY, GATEWAY_ADMIN_TOKEN]
-    }
-
-    fn operator_token(&self) -> Option<&'static str> {
-        Some(GATEWAY_ADMIN_TOKEN.name)
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {

@@ -5,18 +5,8 @@ use sqlx::Row;
 
 /// The gateway's migrations.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "gateway",
-        sqlite: include_str!("../migrations/sqlite/0001_gateway.sql"),
-        postgres: include_str!("../migrations/postgres/0001_gateway.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "security",
-        sqlite: include_str!("../migrations/sqlite/0002_security.sql"),
-        postgres: include_str!("../migrations/postgres/0002_security.sql"),
-    },
+    neosl_runtime::migration!(1, "gateway", "0001_gateway.sql"),
+    neosl_runtime::migration!(2, "security", "0002_security.sql"),
 ];
 
 /// What presenting a refresh token led to.

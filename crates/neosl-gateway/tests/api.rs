@@ -1,13 +1,13 @@
 //! The gateway's public API through its router: accounts, tokens, API keys, wallet login, rate
 //! limits and the GasBank endpoints.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use neosl_crypto::{SecretBytes, SecretKey};
 use neosl_gasbank::{GasBank, Owner};
 use neosl_gateway::limit::{Rate, RateLimits};
@@ -20,7 +20,6 @@ use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
 use neosl_testkit::{TestDatabase, on_both_backends};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 struct Api {
     app: Router,
@@ -100,53 +99,11 @@ impl Api {
         auth: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value, Option<String>) {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(a) = auth {
-            request = if a.starts_with("nsk_") {
-                request.header("X-API-Key", a)
-            } else {
-                request.header("Authorization", format!("Bearer {a}"))
-            };
-        }
-        let request = match body {
-            Some(b) => request
-                .header("content-type", "application/json")
-                .body(Body::from(b.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .expect("request");
-        let response = self.app.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let retry = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            retry,
-        )
+        common::call(&self.app, method, uri, auth, body).await
     }
 
     async fn register(&self, email: &str) -> Value {
-        let (status, body, _) = self
-            .call(
-                "POST",
-                "/api/v1/auth/register",
-                None,
-                Some(json!({"email": email, "password": "a long enough password"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        assert_eq!(body["success"], true);
-        body["data"].clone()
+        common::register(&self.app, email).await
     }
 }
 

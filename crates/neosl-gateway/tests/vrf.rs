@@ -1,12 +1,12 @@
 //! Paid service calls through the gateway: `/vrf/...` routed to the VRF service in-process, the
 //! fee reserved, consumed on success and released on failure.
 
+mod common;
+
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use neosl_crypto::{PublicKey, SecretBytes, SecretKey};
 use neosl_gasbank::{GasBank, Owner};
 use neosl_gateway::store::GatewayStore;
@@ -17,7 +17,6 @@ use neosl_runtime::db::Database;
 use neosl_runtime::server::{self, Limits, ServiceInfo};
 use neosl_testkit::{TestDatabase, on_both_backends};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 struct Setup {
     app: Router,
@@ -80,43 +79,15 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(t) = token {
-        request = request.header("Authorization", format!("Bearer {t}"));
-    }
-    let request = match body {
-        Some(b) => request
-            .header("content-type", "application/json")
-            .body(Body::from(b.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .expect("request");
-    let response = app.clone().oneshot(request).await.expect("infallible");
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    let (status, body, _) = common::call(app, method, uri, token, body).await;
+    (status, body)
 }
 
 async fn user(app: &Router, email: &str) -> (String, String) {
-    let (_, body) = call(
-        app,
-        "POST",
-        "/api/v1/auth/register",
-        None,
-        Some(json!({"email": email, "password": "a long enough password"})),
-    )
-    .await;
+    let data = common::register(app, email).await;
     (
-        body["data"]["access_token"].as_str().expect("token").into(),
-        body["data"]["user_id"].as_str().expect("id").into(),
+        data["access_token"].as_str().expect("token").into(),
+        data["user_id"].as_str().expect("id").into(),
     )
 }
 

@@ -130,6 +130,37 @@ END
 $$;
 "#;
 
+/// A [`Migration`] of the calling crate: `migration!(3, "withdrawals", "0003_withdrawals.sql")`
+/// reads `migrations/sqlite/<file>` and `migrations/postgres/<file>`; with `, shared` one
+/// `migrations/<file>` serves both backends.
+#[macro_export]
+macro_rules! migration {
+    ($version:literal, $name:literal, $file:literal) => {
+        $crate::db::Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/sqlite/",
+                $file
+            )),
+            postgres: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/migrations/postgres/",
+                $file
+            )),
+        }
+    };
+    ($version:literal, $name:literal, $file:literal, shared) => {
+        $crate::db::Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $file)),
+            postgres: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/", $file)),
+        }
+    };
+}
+
 /// A migration: its version (unique within its component) and SQL per backend.
 #[derive(Debug, Clone, Copy)]
 pub struct Migration {

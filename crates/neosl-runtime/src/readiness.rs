@@ -10,9 +10,14 @@ use neosl_chain::RpcClient;
 use crate::SecretStore;
 pub use crate::server::Readiness;
 
-/// The chain answers `getblockcount` within two seconds.
+/// The chain: configured and answering `getblockcount` within two seconds.
 #[derive(Debug, Clone)]
-pub struct ChainReadiness(pub RpcClient);
+pub enum ChainReadiness {
+    /// The chain this RPC client reaches.
+    Rpc(RpcClient),
+    /// A configured chain that did not answer at start-up (why): not ready until restarted.
+    Missing(String),
+}
 
 #[async_trait]
 impl Readiness for ChainReadiness {
@@ -21,26 +26,15 @@ impl Readiness for ChainReadiness {
     }
 
     async fn check(&self) -> Result<(), String> {
-        match tokio::time::timeout(Duration::from_secs(2), self.0.get_block_count()).await {
+        let rpc = match self {
+            Self::Rpc(rpc) => rpc,
+            Self::Missing(reason) => return Err(reason.clone()),
+        };
+        match tokio::time::timeout(Duration::from_secs(2), rpc.get_block_count()).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("the chain does not answer: {}", short(&e))),
             Err(_) => Err("the chain did not answer within 2 s".into()),
         }
-    }
-}
-
-/// A configured chain that did not answer at start-up: not ready until restarted with one.
-#[derive(Debug, Clone)]
-pub struct ChainMissing(pub String);
-
-#[async_trait]
-impl Readiness for ChainMissing {
-    fn name(&self) -> &str {
-        "chain"
-    }
-
-    async fn check(&self) -> Result<(), String> {
-        Err(self.0.clone())
     }
 }
 

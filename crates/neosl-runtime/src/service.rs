@@ -300,47 +300,55 @@ impl Started {
     }
 }
 
-/// One service, declared once.
+/// What a service is, as constants: everything the platform needs before it starts it.
+#[derive(Debug, Clone, Copy)]
+pub struct Declaration {
+    /// Its name: certificate name, settings section, URL prefix through the gateway.
+    pub name: &'static str,
+    /// Where it listens unless told otherwise.
+    pub default_listen: &'static str,
+    /// Public (it faces users) or internal.
+    pub reach: Reach,
+    /// The secrets it reads (what the MarbleRun manifest injects into its marble).
+    pub secrets: &'static [SecretSpec],
+    /// The secret that guards its operator endpoints and `/metrics`, if any.
+    pub operator_token: Option<&'static str>,
+    /// Environment variables it reads into its settings section.
+    pub env_settings: &'static [EnvSetting],
+    /// The routes the gateway offers for it, and who may call each.
+    pub public_routes: &'static [PublicRoute],
+    /// The fees it charges.
+    pub fees: &'static [FeeRule],
+}
+
+impl Declaration {
+    /// An internal service with nothing but a name and an address (the rest filled in with
+    /// struct update syntax).
+    pub const fn new(name: &'static str, default_listen: &'static str) -> Self {
+        Self {
+            name,
+            default_listen,
+            reach: Reach::Internal,
+            secrets: &[],
+            operator_token: None,
+            env_settings: &[],
+            public_routes: &[],
+            fees: &[],
+        }
+    }
+}
+
+/// One service, declared once: its [`Declaration`], how it checks its settings, the keys it
+/// publishes, and how it starts.
 #[async_trait]
 pub trait Service: Send + Sync + 'static {
-    /// Its name: certificate name, settings section, URL prefix through the gateway.
-    fn name(&self) -> &'static str;
-
-    /// Where it listens unless told otherwise.
-    fn default_listen(&self) -> &'static str;
-
-    /// Public (through the gateway) or internal.
-    fn reach(&self) -> Reach;
-
-    /// The secrets it reads (what the MarbleRun manifest injects into its marble).
-    fn secrets(&self) -> &'static [SecretSpec] {
-        &[]
-    }
-
-    /// The secret that guards its operator endpoints and `/metrics`, if any.
-    fn operator_token(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// Environment variables it reads into its settings section.
-    fn env_settings(&self) -> &'static [EnvSetting] {
-        &[]
-    }
+    /// The service's constants.
+    fn declaration(&self) -> &'static Declaration;
 
     /// Checks its settings section (and anything else of the settings it reads).
     fn check_settings(&self, settings: &Settings) -> Result<(), String> {
         let _ = settings;
         Ok(())
-    }
-
-    /// The routes the gateway offers for it, and who may call each.
-    fn public_routes(&self) -> &'static [PublicRoute] {
-        &[]
-    }
-
-    /// The fees it charges.
-    fn fees(&self) -> &'static [FeeRule] {
-        &[]
     }
 
     /// The keys it signs with, published in `/attestation` (derived from its secrets only).
@@ -351,6 +359,31 @@ pub trait Service: Send + Sync + 'static {
 
     /// Prepares its state and answers its routes, jobs and readiness checks.
     async fn start(&self, context: ServiceContext) -> anyhow::Result<Started>;
+
+    /// Its name.
+    fn name(&self) -> &'static str {
+        self.declaration().name
+    }
+
+    /// Public or internal.
+    fn reach(&self) -> Reach {
+        self.declaration().reach
+    }
+
+    /// The secrets it reads.
+    fn secrets(&self) -> &'static [SecretSpec] {
+        self.declaration().secrets
+    }
+
+    /// The routes the gateway offers for it.
+    fn public_routes(&self) -> &'static [PublicRoute] {
+        self.declaration().public_routes
+    }
+
+    /// The fees it charges.
+    fn fees(&self) -> &'static [FeeRule] {
+        self.declaration().fees
+    }
 }
 
 /// The services of a build, in start-up order (those that others call first), and the names of
@@ -432,7 +465,7 @@ impl Registry {
     ) -> anyhow::Result<Settings> {
         let mut settings = Settings::load(file, env, &self.names())?;
         for service in &self.services {
-            for declared in service.env_settings() {
+            for declared in service.declaration().env_settings {
                 if let Some(value) = env.var(declared.var) {
                     settings.set_from_env(service.name(), declared.key, &value);
                 }

@@ -337,3 +337,20 @@ macro_rules! on_both_backends {
         )+
     };
 }
+
+/// Waits until `probe` answers `Some` (polling every 10 ms) and returns it; after `limit` the
+/// test fails naming `what`. Tests wait for a condition like this, never for the wall clock.
+pub async fn wait_until<T, F: std::future::Future<Output = Option<T>>>(
+    limit: std::time::Duration,
+    what: impl std::fmt::Display,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

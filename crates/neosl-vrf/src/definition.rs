@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use axum::http::Method;
 use neosl_crypto::SecretKey;
 use neosl_runtime::attestation::PublishedKey;
-use neosl_runtime::service::{Access, FeeRule, PublicRoute, Reach, ServiceContext, Started};
+use neosl_runtime::service::{Access, Declaration, FeeRule, PublicRoute, ServiceContext, Started};
 use neosl_runtime::{SecretSpec, SecretStore, Service};
 
 use crate::VrfService;
@@ -24,12 +24,18 @@ pub const VRF_PRIVATE_KEY: SecretSpec = SecretSpec {
 /// The fee of one `/vrf/random` (0.001 GAS, seed 004 §3.4).
 pub const VRF_FEE: FeeRule = FeeRule::flat("vrf", 100_000);
 
-const ROUTES: &[PublicRoute] = &[
-    PublicRoute::new(Method::POST, "/vrf/random", Access::Paid("vrf")),
-    PublicRoute::new(Method::POST, "/vrf/verify", Access::Anyone),
-    PublicRoute::new(Method::GET, "/vrf/public-key", Access::Anyone),
-    PublicRoute::new(Method::GET, "/vrf/requests", Access::User),
-];
+/// The VRF service's constants.
+pub const DECLARATION: Declaration = Declaration {
+    secrets: &[VRF_PRIVATE_KEY],
+    public_routes: &[
+        PublicRoute::new(Method::POST, "/vrf/random", Access::Paid("vrf")),
+        PublicRoute::new(Method::POST, "/vrf/verify", Access::Anyone),
+        PublicRoute::new(Method::GET, "/vrf/public-key", Access::Anyone),
+        PublicRoute::new(Method::GET, "/vrf/requests", Access::User),
+    ],
+    fees: &[VRF_FEE],
+    ..Declaration::new("vrf", "127.0.0.1:8082")
+};
 
 /// The VRF service.
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,28 +49,8 @@ fn key(secrets: &SecretStore) -> anyhow::Result<SecretKey> {
 
 #[async_trait]
 impl Service for Definition {
-    fn name(&self) -> &'static str {
-        "vrf"
-    }
-
-    fn default_listen(&self) -> &'static str {
-        "127.0.0.1:8082"
-    }
-
-    fn reach(&self) -> Reach {
-        Reach::Internal
-    }
-
-    fn secrets(&self) -> &'static [SecretSpec] {
-        &[VRF_PRIVATE_KEY]
-    }
-
-    fn public_routes(&self) -> &'static [PublicRoute] {
-        ROUTES
-    }
-
-    fn fees(&self) -> &'static [FeeRule] {
-        &[VRF_FEE]
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn published_keys(&self, secrets: &SecretStore) -> anyhow::Result<Vec<PublishedKey>> {

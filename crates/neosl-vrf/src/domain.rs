@@ -10,12 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 /// The VRF service's migrations.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "vrf",
-    sqlite: include_str!("../migrations/sqlite/0001_vrf.sql"),
-    postgres: include_str!("../migrations/postgres/0001_vrf.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[neosl_runtime::migration!(1, "vrf", "0001_vrf.sql")];
 
 /// Largest seed, in bytes.
 pub const MAX_SEED_BYTES: usize = 1024;

@@ -23,7 +23,7 @@ use neosl_runtime::client::ServiceTransport;
 use neosl_runtime::clock::SharedClock;
 use neosl_runtime::config::Settings;
 use neosl_runtime::db::{Database, DatabaseReadiness};
-use neosl_runtime::readiness::{ChainMissing, ChainReadiness, SecretsReadiness};
+use neosl_runtime::readiness::{ChainReadiness, SecretsReadiness};
 use neosl_runtime::secrets::{EnvSource, SecretStore};
 use neosl_runtime::server::{self, EdgePolicy, Limits, Readiness, ServiceInfo};
 use neosl_runtime::service::{Chain, Peer, Reach, ServiceContext};
@@ -243,7 +243,8 @@ impl Platform {
             readiness.extend(chain_readiness.clone());
             readiness.extend(started.readiness);
             let metrics_token_hash = service
-                .operator_token()
+                .declaration()
+                .operator_token
                 .map(|secret| secrets.use_secret(secret, neosl_crypto::hash::sha256))
                 .transpose()?;
             let info = Arc::new(ServiceInfo {
@@ -273,7 +274,7 @@ impl Platform {
                 });
                 continue;
             }
-            let default: SocketAddr = service.default_listen().parse()?;
+            let default: SocketAddr = service.declaration().default_listen.parse()?;
             let mut addr = settings.listen_of(name, default);
             if let Some(listen) = options.listen
                 && (alone || service.reach() == Reach::Public)
@@ -397,7 +398,7 @@ async fn connect_chain(settings: &Settings) -> (Option<Chain>, Option<Arc<dyn Re
         Err(e) => {
             let reason = format!("the chain RPC settings are invalid: {e}");
             tracing::warn!(%reason);
-            return (None, Some(Arc::new(ChainMissing(reason))));
+            return (None, Some(Arc::new(ChainReadiness::Missing(reason))));
         }
     };
     match Submitter::connect(rpc.clone(), SubmitConfig::default()).await {
@@ -406,13 +407,13 @@ async fn connect_chain(settings: &Settings) -> (Option<Chain>, Option<Arc<dyn Re
                 rpc: rpc.clone(),
                 submitter,
             }),
-            Some(Arc::new(ChainReadiness(rpc))),
+            Some(Arc::new(ChainReadiness::Rpc(rpc))),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "the chain does not answer; chain work is unavailable until restart");
             (
                 None,
-                Some(Arc::new(ChainMissing(
+                Some(Arc::new(ChainReadiness::Missing(
                     "the chain did not answer at start-up; restart once it does".into(),
                 ))),
             )

@@ -9,7 +9,7 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use neosl_devnet::{Devnet, DevnetConfig};
 use neosl_gasbank::{GasBank, Owner};
@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use sqlx::Row;
 
 const GAS: i64 = 100_000_000;
-const PASSWORD: &str = "correct horse battery staple";
 
 /// Fixed secrets, so replicas share keys (as MarbleRun injects them).
 const SECRETS: &[(&str, &str)] = &[
@@ -56,55 +55,11 @@ fn kill_9(running: common::Running) {
     drop(running);
 }
 
-async fn register(http: &reqwest::Client, gateway: &str, email: &str) -> (String, String) {
-    let answer: Value = http
-        .post(format!("{gateway}/api/v1/auth/register"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .expect("register")
-        .json()
-        .await
-        .expect("json");
-    (
-        answer["data"]["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned(),
-        answer["data"]["user_id"].as_str().expect("user").to_owned(),
-    )
-}
-
-fn dev_credit(email: &str, amount: i64, env: &[(&str, &str)]) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_neosl"));
-    command
-        .args(["gasbank", "dev-credit", email, &amount.to_string()])
-        .env("NEOSL_MODE", "simulation");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().expect("dev-credit");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Waits until `probe` answers `Some`, for at most `limit`.
-async fn until<T, F: std::future::Future<Output = Option<T>>>(
-    limit: Duration,
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Registers `email`: (access token, user id).
+async fn sign_up(http: &reqwest::Client, gateway: &str, email: &str) -> (String, String) {
+    let data = common::register(http, gateway, email).await;
+    let field = |name: &str| data[name].as_str().expect(name).to_owned();
+    (field("access_token"), field("user_id"))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -125,10 +80,10 @@ async fn a_crash_between_reserve_and_consume_holds_nothing_once_the_reservation_
     let running = common::serve(&dir, &["--service", "gateway"], &env).expect("the gateway starts");
     let gateway = running.urls["gateway"].clone();
     let http = reqwest::Client::new();
-    let (token, user) = register(&http, &gateway, "held@example.org").await;
+    let (token, user) = sign_up(&http, &gateway, "held@example.org").await;
     let data_dir = dir.path().join("data");
     let data_dir_text = data_dir.display().to_string();
-    dev_credit(
+    common::dev_credit(
         "held@example.org",
         GAS,
         &[("NEOSL_DATA_DIR", &data_dir_text)],
@@ -155,7 +110,7 @@ async fn a_crash_between_reserve_and_consume_holds_nothing_once_the_reservation_
         .expect("bank")
         .with_clock(clock.clone());
     let owner = Owner::User(user);
-    until(Duration::from_secs(20), "the reservation", || async {
+    neosl_testkit::wait_until(Duration::from_secs(20), "the reservation", || async {
         let state = bank.account(&owner).await.expect("state");
         (state.reserved > 0).then_some(())
     })
@@ -213,8 +168,8 @@ async fn a_withdrawal_killed_after_submission_is_settled_exactly_once_by_the_rep
 
     let db = Database::connect_unshared(&pg.url).await.expect("database");
     let http = reqwest::Client::new();
-    let (token, user) = register(&http, &gateway, "carol@example.org").await;
-    dev_credit("carol@example.org", 5 * GAS, &env);
+    let (token, user) = sign_up(&http, &gateway, "carol@example.org").await;
+    common::dev_credit("carol@example.org", 5 * GAS, &env);
     // The treasury is derived from the injected master key; the operator funds it.
     let master = neosl_crypto::MasterKey::new(neosl_crypto::SecretBytes::from_slice(
         &hex::decode(SECRETS[3].1).expect("hex"),
@@ -248,7 +203,7 @@ async fn a_withdrawal_killed_after_submission_is_settled_exactly_once_by_the_rep
             .expect("query")
             .map(|r| r.try_get::<String, _>(0).expect("state"))
     };
-    let seen = until(Duration::from_secs(20), "the submission", || async {
+    let seen = neosl_testkit::wait_until(Duration::from_secs(20), "the submission", || async {
         state_of_work().await.filter(|s| s != "planned")
     })
     .await;
@@ -257,12 +212,13 @@ async fn a_withdrawal_killed_after_submission_is_settled_exactly_once_by_the_rep
     // Two replicas now: the killed one restarted and a second one.
     let a = common::serve(&replica_a, &[], &env).expect("replica a again");
     let b = common::serve(&replica_b, &[], &env).expect("replica b");
-    let final_state = until(Duration::from_secs(60), "the settlement", || async {
-        state_of_work()
-            .await
-            .filter(|s| s == "confirmed" || s == "failed")
-    })
-    .await;
+    let final_state =
+        neosl_testkit::wait_until(Duration::from_secs(60), "the settlement", || async {
+            state_of_work()
+                .await
+                .filter(|s| s == "confirmed" || s == "failed")
+        })
+        .await;
     assert_eq!(final_state, "confirmed", "submitted when killed: {seen}");
     let on_chain = devnet
         .rpc()

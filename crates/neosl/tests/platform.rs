@@ -3,18 +3,20 @@
 //! gateway without gateway code of its own, its secret listed, its readiness check behind
 //! `/ready`.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use axum::Json;
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, Method};
 use axum::routing::post;
 use neosl::{Options, Platform};
 use neosl_runtime::error::ApiJson;
 use neosl_runtime::server::Readiness;
-use neosl_runtime::service::{Access, FeeRule, PublicRoute, Reach, ServiceContext, Started};
+use neosl_runtime::service::{Access, Declaration, FeeRule, PublicRoute, ServiceContext, Started};
 use neosl_runtime::{ApiError, ErrorCode, RuntimeMode, SecretSpec, Service};
 use neosl_testkit::TempDir;
 use serde_json::{Value, json};
@@ -27,10 +29,15 @@ const ECHO_SECRET: SecretSpec = SecretSpec {
     group: None,
 };
 
-const ROUTES: &[PublicRoute] = &[
-    PublicRoute::new(Method::POST, "/echo/shout", Access::Paid("echo")),
-    PublicRoute::new(Method::POST, "/echo/refuse", Access::Paid("echo")),
-];
+const DECLARATION: Declaration = Declaration {
+    secrets: &[ECHO_SECRET],
+    public_routes: &[
+        PublicRoute::new(Method::POST, "/echo/shout", Access::Paid("echo")),
+        PublicRoute::new(Method::POST, "/echo/refuse", Access::Paid("echo")),
+    ],
+    fees: &[FeeRule::flat("echo", 12_345)],
+    ..Declaration::new("echo", "127.0.0.1:8099")
+};
 
 /// Upper-cases text for a fee; refuses on request (to show a refusal costs nothing).
 struct Echo {
@@ -55,24 +62,8 @@ impl Readiness for EchoReady {
 
 #[async_trait]
 impl Service for Echo {
-    fn name(&self) -> &'static str {
-        "echo"
-    }
-    fn default_listen(&self) -> &'static str {
-        "127.0.0.1:8099"
-    }
-    fn reach(&self) -> Reach {
-        Reach::Internal
-    }
-    fn secrets(&self) -> &'static [SecretSpec] {
-        &[ECHO_SECRET]
-    }
-    fn public_routes(&self) -> &'static [PublicRoute] {
-        ROUTES
-    }
-    fn fees(&self) -> &'static [FeeRule] {
-        const FEES: &[FeeRule] = &[FeeRule::flat("echo", 12_345)];
-        FEES
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
     async fn start(&self, context: ServiceContext) -> anyhow::Result<Started> {
         let key_len = context.secrets.use_secret(ECHO_SECRET.name, <[u8]>::len)?;
@@ -101,9 +92,23 @@ impl Service for Echo {
     }
 }
 
-async fn json_of(response: reqwest::Response) -> (u16, Value) {
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+/// `method path` through the gateway, signed in with `token` when given.
+async fn call(
+    gateway: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new().request(method, format!("{gateway}{path}"));
+    if let Some(token) = token {
+        request = common::with_auth(request, token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let answer = common::send(request).await;
+    (answer.status, answer.body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,15 +123,7 @@ async fn a_service_of_a_test_crate_is_served_routed_billed_and_listed() {
         }),
     );
     let data_dir = dir.path().join("data");
-    let env: HashMap<String, String> = [
-        ("NEOSL_DATA_DIR", data_dir.display().to_string()),
-        ("NEOSL_GATEWAY_LISTEN", "127.0.0.1:0".to_owned()),
-        ("NEOSL_POOL_TARGET_SIZE", "20".to_owned()),
-        ("NEOSL_MODE", "simulation".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let env = common::platform_env(&dir, &[]);
     let settings = registry.load_settings(None, &env).expect("settings");
     assert_eq!(settings.mode, Some(RuntimeMode::Simulation));
     let platform = Platform::start(&registry, settings, Options::default())
@@ -149,82 +146,49 @@ async fn a_service_of_a_test_crate_is_served_routed_billed_and_listed() {
     assert_eq!(listing["echo"][0]["name"], "ECHO_SECRET");
 
     let http = reqwest::Client::new();
-    let (status, registered) = json_of(
-        http.post(format!("{gateway}/api/v1/auth/register"))
-            .json(&json!({"email": "echo@example.org", "password": "correct horse battery"}))
-            .send()
-            .await
-            .expect("register"),
-    )
-    .await;
-    assert_eq!(status, 201, "{registered}");
-    let token = registered["data"]["access_token"]
+    let registered = common::register(&http, &gateway, "echo@example.org").await;
+    let token = registered["access_token"]
         .as_str()
         .expect("token")
         .to_owned();
-    let user = registered["data"]["user_id"]
-        .as_str()
-        .expect("user")
-        .to_owned();
+    let user = registered["user_id"].as_str().expect("user").to_owned();
+    let token = Some(token.as_str());
+    use reqwest::Method as M;
     let balance = || async {
-        json_of(
-            http.get(format!("{gateway}/api/v1/gasbank/balance"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .expect("balance"),
-        )
-        .await
-        .1["data"]["balance"]
+        call(&gateway, M::GET, "/api/v1/gasbank/balance", token, None)
+            .await
+            .1["data"]["balance"]
             .as_i64()
             .expect("balance")
     };
+    let shout = || {
+        call(
+            &gateway,
+            M::POST,
+            "/echo/shout",
+            token,
+            Some(json!({"text": "hello"})),
+        )
+    };
 
     // Without a balance the paid route is refused and nothing is held.
-    let (status, refused) = json_of(
-        http.post(format!("{gateway}/echo/shout"))
-            .bearer_auth(&token)
-            .json(&json!({"text": "hello"}))
-            .send()
-            .await
-            .expect("call"),
-    )
-    .await;
+    let (status, refused) = shout().await;
     assert_eq!(
         (status, refused["code"].as_str()),
         (409, Some("insufficient_balance"))
     );
 
     // A development credit, with the operator command, on the same data directory.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args([
-            "gasbank",
-            "dev-credit",
-            "echo@example.org",
-            "100000",
-            "--data-dir",
-        ])
-        .arg(&data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .output()
-        .expect("dev-credit");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let data_dir_text = data_dir.display().to_string();
+    common::dev_credit(
+        "echo@example.org",
+        100_000,
+        &[("NEOSL_DATA_DIR", &data_dir_text)],
     );
     assert_eq!(balance().await, 100_000);
 
     // Through the gateway: routed by the service's own declaration, billed by its own fee.
-    let (status, shouted) = json_of(
-        http.post(format!("{gateway}/echo/shout"))
-            .bearer_auth(&token)
-            .json(&json!({"text": "hello"}))
-            .send()
-            .await
-            .expect("call"),
-    )
-    .await;
+    let (status, shouted) = shout().await;
     assert_eq!(status, 200, "{shouted}");
     assert_eq!(shouted["success"], true);
     assert_eq!(shouted["data"]["text"], "HELLO");
@@ -240,37 +204,29 @@ async fn a_service_of_a_test_crate_is_served_routed_billed_and_listed() {
     assert_eq!(shouted["data"]["fee"]["amount"], 12_345);
     assert_eq!(balance().await, 100_000 - 12_345);
     // A refusal by the service passes through with its code and costs nothing.
-    let (status, refused) = json_of(
-        http.post(format!("{gateway}/echo/refuse"))
-            .bearer_auth(&token)
-            .json(&json!({}))
-            .send()
-            .await
-            .expect("call"),
-    )
-    .await;
+    let (status, refused) = call(&gateway, M::POST, "/echo/refuse", token, Some(json!({}))).await;
     assert_eq!(
         (status, refused["code"].as_str()),
         (422, Some("echo_refused"))
     );
     assert_eq!(balance().await, 100_000 - 12_345);
     // Unauthenticated: refused before anything reaches the service.
-    let (status, _) = json_of(
-        http.post(format!("{gateway}/echo/shout"))
-            .json(&json!({"text": "x"}))
-            .send()
-            .await
-            .expect("call"),
+    let (status, _) = call(
+        &gateway,
+        M::POST,
+        "/echo/shout",
+        None,
+        Some(json!({"text": "x"})),
     )
     .await;
     assert_eq!(status, 401);
     // The ledger names the fee; the schedule lists it.
-    let (_, ledger) = json_of(
-        http.get(format!("{gateway}/api/v1/gasbank/transactions"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("ledger"),
+    let (_, ledger) = call(
+        &gateway,
+        M::GET,
+        "/api/v1/gasbank/transactions",
+        token,
+        None,
     )
     .await;
     let entries = ledger["data"]["transactions"].as_array().expect("entries");
@@ -290,13 +246,7 @@ async fn a_service_of_a_test_crate_is_served_routed_billed_and_listed() {
             ("dev_credit", Some("development"))
         ]
     );
-    let (_, fees) = json_of(
-        http.get(format!("{gateway}/api/v1/gasbank/fees"))
-            .send()
-            .await
-            .expect("fees"),
-    )
-    .await;
+    let (_, fees) = call(&gateway, M::GET, "/api/v1/gasbank/fees", None, None).await;
     assert_eq!(fees["data"]["schedule"]["echo"], 12_345);
     assert_eq!(fees["data"]["schedule"]["vrf"], 100_000);
 
@@ -326,7 +276,6 @@ async fn a_service_of_a_test_crate_is_served_routed_billed_and_listed() {
         other => panic!("not ready expected: {other:?}"),
     }
     platform.stop().await.expect("stops");
-    let _ = StatusCode::OK;
 }
 
 /// Settings name services by the registry: a section no service owns is refused, and so is a

@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{PASSWORD, post, register, send, with_auth};
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -43,59 +45,6 @@ fn client_from(ip: &str) -> reqwest::Client {
         .timeout(Duration::from_secs(60))
         .build()
         .expect("client")
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    retry_after: Option<u64>,
-}
-
-async fn send(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("reachable");
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok());
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        body,
-        retry_after,
-    }
-}
-
-async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> Answer {
-    let mut request = client.post(url).json(&body);
-    if let Some(t) = token {
-        request = with_auth(request, t);
-    }
-    send(request).await
-}
-
-fn with_auth(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
-    if token.starts_with("nsk_") {
-        request.header("X-API-Key", token)
-    } else {
-        request.bearer_auth(token)
-    }
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn register(client: &reqwest::Client, gateway: &str, email: &str) -> Value {
-    let answer = post(
-        client,
-        &format!("{gateway}/api/v1/auth/register"),
-        None,
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(answer.status, 201, "{}", answer.body);
-    answer.body["data"].clone()
 }
 
 /// Every documented way to run the platform keeps the internal services out of reach of a

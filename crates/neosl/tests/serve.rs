@@ -341,18 +341,10 @@ fn a_development_credit_pays_for_a_first_vrf_call() {
     let data_dir = dir.path().join("data");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let http = reqwest::Client::new();
-    let token = rt.block_on(async {
-        let answer: Value = http
-            .post(format!("{gateway}/api/v1/auth/register"))
-            .json(&serde_json::json!({"email": "first@example.org", "password": "correct horse battery"}))
-            .send()
-            .await
-            .expect("register")
-            .json()
-            .await
-            .expect("json");
-        answer["data"]["access_token"].as_str().expect("token").to_owned()
-    });
+    let token = rt.block_on(common::register(&http, &gateway, "first@example.org"))["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let credit = |mode: &str| {
         Command::new(env!("CARGO_BIN_EXE_neosl"))
             .args([
@@ -381,18 +373,14 @@ fn a_development_credit_pays_for_a_first_vrf_call() {
     assert!(stdout.contains("balance 100000000"), "{stdout}");
     rt.block_on(async {
         let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-            let mut request = http
-                .request(method, format!("{gateway}{path}"))
-                .bearer_auth(&token);
+            let mut request =
+                common::with_auth(http.request(method, format!("{gateway}{path}")), &token);
             if let Some(body) = body {
                 request = request.json(&body);
             }
             async move {
-                let response = request.send().await.expect("reachable");
-                (
-                    response.status().as_u16(),
-                    response.json::<Value>().await.expect("json"),
-                )
+                let answer = common::send(request).await;
+                (answer.status, answer.body)
             }
         };
         let (status, random) = call(

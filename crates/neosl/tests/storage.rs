@@ -2,7 +2,7 @@
 //! security with the `service_role` policy, so a role without `BYPASSRLS` (Supabase's `anon`
 //! and `authenticated`) reads nothing, even where it was granted the table.
 
-use std::collections::HashMap;
+mod common;
 
 use neosl::{Options, Platform};
 use neosl_runtime::db::Database;
@@ -14,19 +14,13 @@ async fn every_postgres_table_has_row_level_security_and_the_service_role_policy
     let pg = TestPostgres::create("neosl_rls").await.expect("database");
     let dir = TempDir::new("neosl-rls").expect("temp dir");
     let registry = neosl::registry();
-    let env: HashMap<String, String> = [
-        (
-            "NEOSL_DATA_DIR",
-            dir.path().join("data").display().to_string(),
-        ),
-        ("NEOSL_DATABASE_URL", pg.url.clone()),
-        ("NEOSL_GATEWAY_LISTEN", "127.0.0.1:0".to_owned()),
-        ("NEOSL_POOL_TARGET_SIZE", "5".to_owned()),
-        ("NEOSL_MODE", "simulation".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let env = common::platform_env(
+        &dir,
+        &[
+            ("NEOSL_DATABASE_URL", pg.url.as_str()),
+            ("NEOSL_POOL_TARGET_SIZE", "5"),
+        ],
+    );
     let settings = registry.load_settings(None, &env).expect("settings");
     // Every service opens (and migrates) its tables; the outbox's come with them.
     let platform = Platform::start(&registry, settings, Options::default())

@@ -5,7 +5,9 @@ use neosl_neo::{Address, PublicKey, Signature};
 use neosl_runtime::error::ApiJson;
 use serde::{Deserialize, Serialize};
 
-use super::{Answer, Gw, created, ok};
+use axum::http::StatusCode;
+
+use super::{Answer, Gw, answer, ok};
 use crate::auth::{self, Claims};
 use crate::error::GatewayError;
 use crate::gateway::Gateway;
@@ -81,7 +83,7 @@ pub(crate) async fn register(
         .create_password_user(&email, &hash, gw.now())
         .await?
         .ok_or(GatewayError::EmailTaken)?;
-    created(&gw, issue(&gw, &user.id).await?)
+    answer(&gw, StatusCode::CREATED, issue(&gw, &user.id).await?)
 }
 
 pub(crate) async fn login(
@@ -319,8 +321,9 @@ pub(crate) async fn create_key(
         )
         .await?
         .ok_or(GatewayError::TooManyApiKeys(gw.config.max_api_keys))?;
-    created(
+    answer(
         &gw,
+        StatusCode::CREATED,
         CreatedKey {
             key: key.to_string(),
             info,

@@ -46,14 +46,14 @@ impl<T: Serialize> IntoResponse for Envelope<T> {
 /// What a handler answers.
 pub(crate) type Answer<T> = Result<Envelope<T>, ApiError>;
 
-/// `200` with `data`, stamped by the gateway's clock.
-pub(crate) fn ok<T>(gw: &Gateway, data: T) -> Answer<T> {
-    Ok(Envelope(StatusCode::OK, data, gw.clock.now_secs()))
+/// `status` with `data`, stamped by the gateway's clock.
+pub(crate) fn answer<T>(gw: &Gateway, status: StatusCode, data: T) -> Answer<T> {
+    Ok(Envelope(status, data, gw.clock.now_secs()))
 }
 
-/// `201` with `data`.
-pub(crate) fn created<T>(gw: &Gateway, data: T) -> Answer<T> {
-    Ok(Envelope(StatusCode::CREATED, data, gw.clock.now_secs()))
+/// `200` with `data`.
+pub(crate) fn ok<T>(gw: &Gateway, data: T) -> Answer<T> {
+    answer(gw, StatusCode::OK, data)
 }
 
 pub(crate) type Gw = axum::extract::State<Arc<Gateway>>;

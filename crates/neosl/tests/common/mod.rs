@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 
 use neosl_testkit::TempDir;
+use serde_json::{Value, json};
 
 pub struct Running {
     pub child: Child,
@@ -111,4 +112,102 @@ impl Running {
     pub fn log_text(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
+}
+
+/// An HTTP answer: status, JSON body (or the text as a string), `Retry-After`.
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub retry_after: Option<u64>,
+}
+
+/// Sends `request` and reads the answer.
+pub async fn send(request: reqwest::RequestBuilder) -> Answer {
+    let response = request.send().await.expect("reachable");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Answer {
+        status,
+        body,
+        retry_after,
+    }
+}
+
+/// POSTs `body`, with a token (bearer or API key) when given.
+pub async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> Answer {
+    let mut request = client.post(url).json(&body);
+    if let Some(t) = token {
+        request = with_auth(request, t);
+    }
+    send(request).await
+}
+
+/// A session token as a bearer token, an API key (`nsk_…`) as `X-API-Key`.
+pub fn with_auth(request: reqwest::RequestBuilder, token: &str) -> reqwest::RequestBuilder {
+    if token.starts_with("nsk_") {
+        request.header("X-API-Key", token)
+    } else {
+        request.bearer_auth(token)
+    }
+}
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Registers `email` (201 expected) and answers the envelope's `data` (tokens, user id).
+pub async fn register(client: &reqwest::Client, gateway: &str, email: &str) -> Value {
+    let answer = post(
+        client,
+        &format!("{gateway}/api/v1/auth/register"),
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    answer.body["data"].clone()
+}
+
+/// `neosl gasbank dev-credit EMAIL AMOUNT` in simulation mode, with `env` (the data directory or
+/// the database); it must succeed.
+pub fn dev_credit(email: &str, amount: i64, env: &[(&str, &str)]) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_neosl"));
+    command
+        .args(["gasbank", "dev-credit", email, &amount.to_string()])
+        .env("NEOSL_MODE", "simulation");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("dev-credit runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The environment of an in-process platform (`Platform::start`) on `dir`: simulation mode,
+/// the gateway on a free port, a small pool, and `extra`.
+pub fn platform_env(dir: &TempDir, extra: &[(&str, &str)]) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = [
+        (
+            "NEOSL_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("NEOSL_GATEWAY_LISTEN", "127.0.0.1:0".to_owned()),
+        ("NEOSL_POOL_TARGET_SIZE", "20".to_owned()),
+        ("NEOSL_MODE", "simulation".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    env
 }
