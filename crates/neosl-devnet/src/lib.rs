@@ -484,6 +484,17 @@ pub async fn deploy_contract(
     nef: &[u8],
     manifest: &str,
 ) -> Result<UInt160> {
+    deploy_contract_with(submitter, deployer, nef, manifest, None).await
+}
+
+/// [`deploy_contract`] with the deploy data its `_deploy` receives.
+pub async fn deploy_contract_with(
+    submitter: &Submitter,
+    deployer: Arc<dyn TxSigner>,
+    nef: &[u8],
+    manifest: &str,
+    data: Option<neosl_neo::param::ContractParameter>,
+) -> Result<UInt160> {
     use neosl_neo::param::ContractParameter as P;
     let checksum_bytes: [u8; 4] = nef
         .get(nef.len().saturating_sub(4)..)
@@ -504,7 +515,14 @@ pub async fn deploy_contract(
         &native::CONTRACT_MANAGEMENT,
         "deploy",
         contract::CallFlags::ALL,
-        &[P::ByteArray(nef.to_vec()), P::String(manifest.to_owned())],
+        &match data {
+            Some(data) => vec![
+                P::ByteArray(nef.to_vec()),
+                P::String(manifest.to_owned()),
+                data,
+            ],
+            None => vec![P::ByteArray(nef.to_vec()), P::String(manifest.to_owned())],
+        },
     )?;
     let signers = [SignerEntry::called_by_entry(deployer)];
     let outcome = submitter

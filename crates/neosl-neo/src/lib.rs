@@ -11,6 +11,7 @@
 //! - [`script`]: opcodes, the [`script::ScriptBuilder`], verification scripts.
 //! - [`contract`]: contract calls (`System.Contract.Call` with parameters), the NEP-17 transfer.
 //! - [`param`]: contract parameters and VM stack items as JSON.
+//! - [`serialize`]: the binary form of `StdLib.serialize` / `StdLib.deserialize`.
 //! - [`tx`]: transactions, signers, witness scopes and rules, attributes, witnesses.
 //! - [`native`]: hashes of the native contracts.
 //! - [`wallet`]: NEP-2 encrypted keys and NEP-6 wallet files.
@@ -23,6 +24,7 @@ pub mod hash;
 pub mod native;
 pub mod param;
 pub mod script;
+pub mod serialize;
 pub mod tx;
 pub mod wallet;
 

@@ -35,6 +35,7 @@ pub mod opcode {
     pub const ASSERT: u8 = 0x39;
     pub const RET: u8 = 0x40;
     pub const SYSCALL: u8 = 0x41;
+    pub const DROP: u8 = 0x45;
     pub const PACKMAP: u8 = 0xbe;
     pub const PACKSTRUCT: u8 = 0xbf;
     pub const PACK: u8 = 0xc0;

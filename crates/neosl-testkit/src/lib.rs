@@ -140,7 +140,24 @@ pub struct CompiledContract {
     pub manifest: String,
 }
 
-/// Compiles `contracts/<name>/<name>.py` with neo3-boa into `target/neosl-tools/contracts/`.
+/// The canonical form of a manifest: neo3-boa lists events in an order that changes from run to
+/// run (its NEF is stable), so events are sorted by name and the JSON written compactly with
+/// sorted keys. The contract's hash does not depend on the manifest, and the node reads it in
+/// any order.
+pub fn canonical_manifest(manifest: &str) -> Result<String> {
+    let mut value: serde_json::Value = serde_json::from_str(manifest).context("manifest JSON")?;
+    if let Some(events) = value
+        .get_mut("abi")
+        .and_then(|abi| abi.get_mut("events"))
+        .and_then(|e| e.as_array_mut())
+    {
+        events.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    }
+    Ok(serde_json::to_string(&value)?)
+}
+
+/// Compiles `contracts/<name>/<name>.py` with neo3-boa into `target/neosl-tools/contracts/`;
+/// the manifest comes back in its canonical form ([`canonical_manifest`]).
 pub fn compile_contract(name: &str) -> Result<CompiledContract> {
     let tools = python_tools()?;
     let source = workspace_root()
@@ -163,7 +180,9 @@ pub fn compile_contract(name: &str) -> Result<CompiledContract> {
     )?;
     Ok(CompiledContract {
         nef: fs::read(&nef)?,
-        manifest: fs::read_to_string(out_dir.join(format!("{name}.manifest.json")))?,
+        manifest: canonical_manifest(&fs::read_to_string(
+            out_dir.join(format!("{name}.manifest.json")),
+        )?)?,
     })
 }
 

@@ -2,6 +2,7 @@
 //! [`platform`] that runs a registry (what `neosl serve` does, and what tests with services of
 //! their own use).
 
+pub mod contracts;
 pub mod platform;
 pub mod registry;
 

@@ -1,0 +1,67 @@
+"""ExampleConsumer: the contract a dApp developer copies to use the Neo Service Layer.
+
+requestRandom(numWords) asks the ServiceLayerGateway for verifiable random words; the gateway
+calls back onRandom, which accepts calls from the gateway only and stores the words;
+getRandom(requestId) returns them. The gateway is fixed at deployment (deploy data).
+"""
+from typing import Any, cast
+
+from boa3.sc import runtime, storage
+from boa3.sc.compiletime import NeoMetadata, public
+from boa3.sc.contracts import StdLib
+from boa3.sc.types import CallFlags, UInt160
+from boa3.sc.utils import CreateNewEvent, call_contract, to_bytes
+
+GATEWAY = b'g'
+WORDS = b'w'
+
+RandomReceived = CreateNewEvent(
+    [('requestId', int), ('numWords', int)],
+    'RandomReceived'
+)
+
+
+@public
+def _deploy(data: Any, update: bool):
+    if not update:
+        storage.put_uint160(GATEWAY, cast(UInt160, data))
+
+
+def words_key(request_id: int) -> bytes:
+    return WORDS + to_bytes(StdLib.itoa(request_id))
+
+
+@public(name='requestRandom')
+def request_random(num_words: int) -> int:
+    seed = to_bytes(StdLib.itoa(runtime.get_random()))
+    request: list = [seed, num_words]
+    payload = StdLib.serialize(request)
+    request_id = call_contract(storage.get_uint160(GATEWAY), 'requestService', ['vrf', payload, 'onRandom'],
+                               CallFlags.ALL)
+    return cast(int, request_id)
+
+
+@public(name='onRandom')
+def on_random(request_id: int, success: bool, result: bytes):
+    assert runtime.calling_script_hash == storage.get_uint160(GATEWAY), 'gateway only'
+    if success:
+        answer = cast(list, StdLib.deserialize(result))
+        words = cast(list, answer[0])
+        storage.put(words_key(request_id), StdLib.serialize(words))
+        RandomReceived(request_id, len(words))
+
+
+@public(name='getRandom', safe=True)
+def get_random(request_id: int) -> list:
+    stored = storage.get(words_key(request_id))
+    if len(stored) == 0:
+        return []
+    return cast(list, StdLib.deserialize(stored))
+
+
+def manifest_metadata() -> NeoMetadata:
+    meta = NeoMetadata()
+    meta.name = 'ExampleConsumer'
+    meta.description = 'Neo Service Layer: the example consumer a dApp copies'
+    meta.add_permission(methods=['requestService'])
+    return meta
