@@ -100,6 +100,17 @@ pub struct RequestAccounts {
     pub purpose: String,
 }
 
+/// `POST /renew`: the caller's lock lasts another lock lifetime from now (only while it is
+/// live; an expired lock's accounts may already be another service's).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RenewLock {
+    /// The caller (checked against its certificate in strict mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_id: Option<String>,
+    /// The lock.
+    pub lock_id: String,
+}
+
 /// The answer to `/request`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LockGrant {
@@ -406,6 +417,8 @@ pub trait AccountPoolApi: Send + Sync {
     async fn request_accounts(&self, request: RequestAccounts) -> PoolResult<LockGrant>;
     /// Releases accounts.
     async fn release_accounts(&self, request: ReleaseAccounts) -> PoolResult<Released>;
+    /// Extends a live lock.
+    async fn renew_lock(&self, request: RenewLock) -> PoolResult<LockGrant>;
     /// Signs a transaction hash with a locked account.
     async fn sign(&self, request: SignRequest) -> PoolResult<Signed>;
     /// Signs many hashes.
@@ -448,6 +461,9 @@ impl AccountPoolApi for AccountPoolClient {
     }
     async fn release_accounts(&self, request: ReleaseAccounts) -> PoolResult<Released> {
         self.post("/release", &request).await
+    }
+    async fn renew_lock(&self, request: RenewLock) -> PoolResult<LockGrant> {
+        self.post("/renew", &request).await
     }
     async fn sign(&self, request: SignRequest) -> PoolResult<Signed> {
         self.post("/sign", &request).await

@@ -25,6 +25,7 @@ pub fn router(pool: Arc<AccountPool>) -> Router {
         .route("/accounts", get(accounts))
         .route("/request", post(request))
         .route("/release", post(release))
+        .route("/renew", post(renew))
         .route("/sign", post(sign))
         .route("/batch-sign", post(batch_sign))
         .route("/balance", post(balance))
@@ -68,6 +69,15 @@ async fn release(
 ) -> Result<ApiJson<Released>, ApiError> {
     let id = caller.check_claim(r.service_id.as_deref())?;
     Ok(ApiJson(pool.release(&id, &r).await?))
+}
+
+async fn renew(
+    State(pool): Pool,
+    caller: Caller,
+    ApiJson(r): ApiJson<RenewLock>,
+) -> Result<ApiJson<LockGrant>, ApiError> {
+    let id = caller.check_claim(r.service_id.as_deref())?;
+    Ok(ApiJson(pool.renew(&id, &r).await?))
 }
 
 async fn sign(
@@ -143,6 +153,10 @@ impl AccountPoolApi for LocalAccountPool {
     async fn release_accounts(&self, r: ReleaseAccounts) -> PoolResult<Released> {
         let caller = self.caller_for(r.service_id.as_deref())?;
         Ok(self.pool.release(caller, &r).await?)
+    }
+    async fn renew_lock(&self, r: RenewLock) -> PoolResult<LockGrant> {
+        let caller = self.caller_for(r.service_id.as_deref())?;
+        Ok(self.pool.renew(caller, &r).await?)
     }
     async fn sign(&self, r: SignRequest) -> PoolResult<Signed> {
         let caller = self.caller_for(r.service_id.as_deref())?;

@@ -341,6 +341,34 @@ impl AccountPool {
         Ok(Released { released: outcome })
     }
 
+    /// `/renew`: the caller's live lock lasts another lock lifetime from now.
+    pub async fn renew(&self, caller: &str, request: &RenewLock) -> Result<LockGrant, Failure> {
+        let now = self.clock.now_millis();
+        let expires_at =
+            now + i64::try_from(self.config.lock_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+        self.store
+            .renew_lock(caller, &request.lock_id, expires_at, now)
+            .await?
+            .map_err(|r| match r {
+                ReleaseRefusal::UnknownLock => Failure::UnknownLock(request.lock_id.clone()),
+                ReleaseRefusal::Expired => {
+                    Failure::LockExpired(format!("lock {}", request.lock_id))
+                }
+                _ => Failure::NotLockedByCaller(format!("lock {}", request.lock_id)),
+            })?;
+        let held = self.store.held_accounts(caller, now).await?;
+        let accounts: Vec<_> = held
+            .iter()
+            .filter(|(a, _)| a.lock_id.as_deref() == Some(request.lock_id.as_str()))
+            .map(|(a, b)| view(a, b))
+            .collect();
+        Ok(LockGrant {
+            lock_id: request.lock_id.clone(),
+            expires_at,
+            accounts,
+        })
+    }
+
     /// `/accounts`.
     pub async fn accounts(
         &self,

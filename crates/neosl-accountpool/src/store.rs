@@ -184,6 +184,8 @@ pub enum ReleaseRefusal {
     NotHolder,
     /// An account id does not exist.
     UnknownAccount(String),
+    /// The lock expired or was released.
+    Expired,
 }
 
 /// The AccountPool's tables.
@@ -426,6 +428,51 @@ impl PoolStore {
         .await?;
         tx.commit().await?;
         Ok(Ok(released))
+    }
+
+    /// Extends `service`'s live lock `lock_id` (and its accounts) to `expires_at`; an expired
+    /// or released lock cannot be renewed (its accounts may be someone else's by now).
+    pub async fn renew_lock(
+        &self,
+        service: &str,
+        lock_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<Result<u64, ReleaseRefusal>, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let row = sqlx::query(
+            "SELECT service_id, expires_at, released_at FROM pool_locks WHERE lock_id = $1",
+        )
+        .bind(lock_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Err(ReleaseRefusal::UnknownLock));
+        };
+        let (owner, expiry, released): (String, i64, Option<i64>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        if owner != service {
+            return Ok(Err(ReleaseRefusal::NotHolder));
+        }
+        if released.is_some() || expiry <= now {
+            return Ok(Err(ReleaseRefusal::Expired));
+        }
+        let renewed = sqlx::query(
+            "UPDATE pool_accounts SET lock_expires_at = $3 WHERE lock_id = $1 AND locked_by = $2",
+        )
+        .bind(lock_id)
+        .bind(service)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("UPDATE pool_locks SET expires_at = $2 WHERE lock_id = $1")
+            .bind(lock_id)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(renewed))
     }
 
     /// Releases the given accounts, all or none: each must be held by `service`.

@@ -161,3 +161,36 @@ mod tests {
         assert!(matches!(plain.error(), TransportError::Api { code, .. } if code == "unknown"));
     }
 }
+
+/// What the on-chain worker and a service exchange to fulfil one request from a contract.
+pub mod onchain {
+    use serde::{Deserialize, Serialize};
+
+    /// `POST <fulfil path>`: serve request `request_id` of gateway `gateway` on `network`.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct FulfilRequest {
+        /// The network magic (signed into the fulfilment).
+        pub network: u32,
+        /// The gateway contract (display form, `0x…`).
+        pub gateway: String,
+        /// The request id.
+        pub request_id: u64,
+        /// The requesting contract (display form).
+        pub requester: String,
+        /// The request's payload (hex).
+        pub payload: String,
+        /// The service contract's event for the request (stack-item JSON), when it emits one.
+        pub event: Option<serde_json::Value>,
+    }
+
+    /// The service's answer: the result and its TEE signature over the fulfilment message.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct FulfilAnswer {
+        /// Whether the service succeeded (a failure is delivered too, with its result).
+        pub success: bool,
+        /// The result the callback receives (hex).
+        pub result: String,
+        /// The signature (hex, 64 bytes r‖s).
+        pub signature: String,
+    }
+}

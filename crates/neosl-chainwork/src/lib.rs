@@ -15,7 +15,7 @@ pub mod outbox;
 use neosl_runtime::db::{Database, DbError, Migration};
 
 pub use cursor::DbCursor;
-pub use outbox::{Built, Outbox, Outcome, WorkError, WorkItem, WorkKind, WorkState};
+pub use outbox::{Built, Emitted, Outbox, Outcome, WorkError, WorkItem, WorkKind, WorkState};
 
 /// The migrations of the cursor and outbox tables.
 pub const MIGRATIONS: &[Migration] = &[neosl_runtime::migration!(

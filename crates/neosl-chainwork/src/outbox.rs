@@ -110,6 +110,9 @@ pub enum Outcome {
         tx_hash: String,
         /// GAS the script consumed, 10⁻⁸.
         gas_consumed: i64,
+        /// What the transaction emitted, in order.
+        #[serde(default)]
+        notifications: Vec<Emitted>,
     },
     /// Included, FAULT.
     Faulted {
@@ -130,6 +133,17 @@ impl Outcome {
     pub fn confirmed(&self) -> bool {
         matches!(self, Self::Confirmed { .. })
     }
+}
+
+/// A notification of a confirmed transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Emitted {
+    /// The emitting contract (display form).
+    pub contract: String,
+    /// The event name.
+    pub name: String,
+    /// Its arguments, as stack-item JSON.
+    pub state: Value,
 }
 
 /// A transaction a kind built for an item.
@@ -546,6 +560,15 @@ impl Outbox {
                     Outcome::Confirmed {
                         tx_hash: hash.to_string(),
                         gas_consumed: execution.gasconsumed,
+                        notifications: execution
+                            .notifications
+                            .iter()
+                            .map(|n| Emitted {
+                                contract: n.contract.to_string(),
+                                name: n.eventname.clone(),
+                                state: n.state.to_json(),
+                            })
+                            .collect(),
                     }
                 } else {
                     Outcome::Faulted {

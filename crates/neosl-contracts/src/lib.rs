@@ -71,3 +71,34 @@ pub const EXAMPLE_CONSUMER: Contract = built!("ExampleConsumer", "example_consum
 
 /// Every contract the platform deploys, in deployment order.
 pub const ALL: [Contract; 3] = [GATEWAY, VRF_SERVICE, EXAMPLE_CONSUMER];
+
+/// Where the platform's contracts are on one network (kept as `contracts.json` in the data
+/// directory by `neosl devnet` and `neosl contracts deploy`; `neosl serve` reads it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Deployed {
+    /// The network magic.
+    pub network: u32,
+    /// The height before the deployment: the on-chain worker reads events from here.
+    #[serde(default)]
+    pub deployed_at: u32,
+    /// `ServiceLayerGateway`.
+    pub gateway: neosl_neo::UInt160,
+    /// `VRFService`.
+    pub vrf_service: neosl_neo::UInt160,
+    /// `ExampleConsumer`.
+    pub example_consumer: neosl_neo::UInt160,
+}
+
+impl Deployed {
+    /// The name of the file in the data directory.
+    pub const FILE: &'static str = "contracts.json";
+
+    /// Each contract's name and hash.
+    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 3] {
+        [
+            (GATEWAY.name, self.gateway),
+            (VRF_SERVICE.name, self.vrf_service),
+            (EXAMPLE_CONSUMER.name, self.example_consumer),
+        ]
+    }
+}

@@ -651,17 +651,30 @@ impl GasBank {
         reference: &str,
         charge: Option<i64>,
     ) -> Result<(Reservation, Option<LedgerEntry>)> {
-        check_reference(reference)?;
         let mut tx = self.db.pool().begin().await?;
+        let settled = self.settle_in(&mut tx, reference, charge).await?;
+        tx.commit().await?;
+        Ok(settled)
+    }
+
+    /// [`GasBank::settle`] inside the caller's transaction (for work whose outcome and charge
+    /// must commit together, such as an on-chain fulfilment).
+    pub async fn settle_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        reference: &str,
+        charge: Option<i64>,
+    ) -> Result<(Reservation, Option<LedgerEntry>)> {
+        check_reference(reference)?;
         let peek = self
-            .reservation_in(&mut tx, reference)
+            .reservation_in(tx, reference)
             .await?
             .ok_or_else(|| GasBankError::UnknownReservation(reference.to_owned()))?;
         // Lock the account first (the same order as every other operation), then re-read.
         let owner = owner_of(&peek.account_id);
-        let (balance, _) = self.lock_account(&mut tx, &owner).await?;
+        let (balance, _) = self.lock_account(tx, &owner).await?;
         let reservation = self
-            .reservation_in(&mut tx, reference)
+            .reservation_in(tx, reference)
             .await?
             .ok_or_else(|| GasBankError::UnknownReservation(reference.to_owned()))?;
         let wanted_state = if charge.is_some() {
@@ -674,7 +687,7 @@ impl GasBank {
                 && (charge.is_none() || reservation.consumed_amount == charge)
             {
                 let posted = self
-                    .existing_entry(&mut tx, &reservation.account_id, "service_fee", reference)
+                    .existing_entry(tx, &reservation.account_id, "service_fee", reference)
                     .await?;
                 return Ok((reservation, posted));
             }
@@ -695,19 +708,19 @@ impl GasBank {
         .bind(&reservation.account_id)
         .bind(reservation.amount)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("UPDATE gasbank_reservations SET state = $2, consumed_amount = $3, settled_at = $4 WHERE reference_id = $1")
             .bind(reference)
             .bind(wanted_state)
             .bind(charge)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         let posted = match charge {
             Some(amount) if amount > 0 => Some(
                 self.post(
-                    &mut tx,
+                    tx,
                     Posting {
                         account_id: &reservation.account_id,
                         kind: "service_fee",
@@ -722,10 +735,9 @@ impl GasBank {
             _ => None,
         };
         let settled = self
-            .reservation_in(&mut tx, reference)
+            .reservation_in(tx, reference)
             .await?
             .ok_or_else(|| GasBankError::UnknownReservation(reference.to_owned()))?;
-        tx.commit().await?;
         Ok((settled, posted))
     }
 

@@ -27,6 +27,10 @@ use crate::{GasBank, GasBankError, Owner, Result};
 /// The outbox kind of a withdrawal.
 pub const WITHDRAWAL: &str = "gasbank.withdrawal";
 
+/// The outbox kind of a top-up: GAS from the treasury to one of the platform's own accounts
+/// (a fulfilment account running low), with no ledger entry (no user's money moves).
+pub const TOP_UP: &str = "gasbank.topup";
+
 /// How long `wait` waits for the transfer to be final.
 const WAIT: Duration = Duration::from_secs(25);
 
@@ -47,6 +51,19 @@ pub struct Withdrawal {
     pub state: String,
     /// Why it failed.
     pub error: Option<String>,
+}
+
+/// The treasury's key: derived from the GasBank master key (HKDF, info `gasbank-treasury`).
+fn treasury_key(master: &MasterKey) -> Result<neosl_crypto::SecretKey> {
+    kdf::derive_signing_key(master, b"treasury", "gasbank-treasury")
+        .map_err(|e| GasBankError::Internal(e.to_string()))
+}
+
+/// The treasury's address for `master` (the operator funds it).
+pub fn treasury_address(master: &MasterKey) -> Result<Address> {
+    Ok(Address::from_public_key(
+        &treasury_key(master)?.public_key(),
+    ))
 }
 
 /// What the outbox item carries.
@@ -76,8 +93,7 @@ impl std::fmt::Debug for Withdrawals {
 impl Withdrawals {
     /// Withdrawals over `bank` and `outbox`, paid from the treasury key derived from `master`.
     pub fn new(bank: GasBank, master: &MasterKey, outbox: Outbox) -> Result<Self> {
-        let key = kdf::derive_signing_key(master, b"treasury", "gasbank-treasury")
-            .map_err(|e| GasBankError::Internal(e.to_string()))?;
+        let key = treasury_key(master)?;
         Ok(Self {
             bank,
             outbox,
@@ -96,6 +112,16 @@ impl Withdrawals {
             bank: self.bank.clone(),
             treasury: self.treasury.clone(),
         })
+    }
+
+    /// Every outbox kind paid from the treasury: withdrawals and top-ups.
+    pub fn work_kinds(&self) -> Vec<Arc<dyn WorkKind>> {
+        vec![
+            self.work_kind(),
+            Arc::new(TopUpKind {
+                treasury: self.treasury.clone(),
+            }),
+        ]
     }
 
     /// The withdrawal recorded under `reference` (the full reference), with the transfer's
@@ -206,6 +232,86 @@ impl Withdrawals {
     }
 }
 
+/// What a top-up carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopUp {
+    /// The receiving platform account.
+    pub to: String,
+    /// GAS, 10⁻⁸.
+    pub amount: i64,
+}
+
+/// Plans a top-up of `to` by `amount` under `reference` (one per reference, so a service can
+/// ask again every round without sending twice); the gateway's treasury worker sends it.
+pub async fn plan_top_up(
+    outbox: &Outbox,
+    to: &Address,
+    amount: i64,
+    reference: &str,
+) -> Result<()> {
+    let payload = serde_json::to_value(TopUp {
+        to: to.to_string(),
+        amount,
+    })
+    .map_err(|e| GasBankError::Internal(e.to_string()))?;
+    let mut tx = outbox.database().pool().begin().await?;
+    outbox
+        .plan_in(&mut tx, TOP_UP, reference, &payload)
+        .await
+        .map_err(|e| GasBankError::Internal(e.to_string()))?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends top-ups from the treasury.
+struct TopUpKind {
+    treasury: Arc<LocalKeySigner>,
+}
+
+fn gas_from(
+    treasury: &Arc<LocalKeySigner>,
+    to: &str,
+    amount: i64,
+) -> std::result::Result<Vec<u8>, WorkError> {
+    let to = Address::parse(to).map_err(|e| WorkError::Permanent(e.to_string()))?;
+    contract::nep17_transfer(
+        &native::GAS,
+        &treasury.account(),
+        &to.script_hash(),
+        &BigInt::from(amount),
+        None,
+    )
+    .map_err(|e| WorkError::Permanent(e.to_string()))
+}
+
+#[async_trait]
+impl WorkKind for TopUpKind {
+    fn kind(&self) -> &'static str {
+        TOP_UP
+    }
+
+    async fn build(&self, item: &WorkItem, chain: &Chain) -> std::result::Result<Built, WorkError> {
+        let top_up: TopUp = serde_json::from_value(item.payload.clone())
+            .map_err(|e| WorkError::Permanent(format!("unreadable top-up: {e}")))?;
+        let script = gas_from(&self.treasury, &top_up.to, top_up.amount)?;
+        let signers = [SignerEntry::called_by_entry(self.treasury.clone())];
+        let transaction = chain.submitter.build(script, &signers, vec![]).await?;
+        Ok(Built { transaction })
+    }
+
+    async fn settle(
+        &self,
+        _tx: &mut sqlx::Transaction<'_, Any>,
+        item: &WorkItem,
+        outcome: &Outcome,
+    ) -> std::result::Result<(), sqlx::Error> {
+        if !outcome.confirmed() {
+            tracing::warn!(reference = %item.reference, ?outcome, "a top-up from the treasury failed (is the treasury funded?)");
+        }
+        Ok(())
+    }
+}
+
 /// Sends and settles withdrawals.
 struct WithdrawalKind {
     bank: GasBank,
@@ -225,15 +331,7 @@ impl WorkKind for WithdrawalKind {
 
     async fn build(&self, item: &WorkItem, chain: &Chain) -> std::result::Result<Built, WorkError> {
         let order = order_of(item)?;
-        let to = Address::parse(&order.to).map_err(|e| WorkError::Permanent(e.to_string()))?;
-        let script = contract::nep17_transfer(
-            &native::GAS,
-            &self.treasury.account(),
-            &to.script_hash(),
-            &BigInt::from(order.amount),
-            None,
-        )
-        .map_err(|e| WorkError::Permanent(e.to_string()))?;
+        let script = gas_from(&self.treasury, &order.to, order.amount)?;
         let signers = [SignerEntry::called_by_entry(self.treasury.clone())];
         let transaction = chain.submitter.build(script, &signers, vec![]).await?;
         Ok(Built { transaction })

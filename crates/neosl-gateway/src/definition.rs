@@ -123,7 +123,7 @@ impl Service for Definition {
             jobs.push((
                 "gasbank-withdrawals",
                 Box::pin(outbox.run(
-                    vec![withdrawals.work_kind()],
+                    withdrawals.work_kinds(),
                     chain.clone(),
                     Duration::from_millis(500),
                     context.shutdown.clone(),

@@ -300,6 +300,23 @@ impl Started {
     }
 }
 
+/// How a service serves requests from contracts through the `ServiceLayerGateway`.
+#[derive(Debug, Clone, Copy)]
+pub struct OnChain {
+    /// The id the gateway contract knows the service by (`vrf`).
+    pub service_id: &'static str,
+    /// The event its contract emits for each request (first argument the request id), when
+    /// the service needs what it carries.
+    pub request_event: Option<&'static str>,
+    /// The internal route the on-chain worker posts each request to
+    /// ([`neosl_api::onchain::FulfilRequest`]).
+    pub fulfil_path: &'static str,
+    /// The fee charged to the requesting contract's GasBank account.
+    pub fee: &'static str,
+    /// The purpose of the published key whose signatures the gateway checks.
+    pub tee_key: &'static str,
+}
+
 /// What a service is, as constants: everything the platform needs before it starts it.
 #[derive(Debug, Clone, Copy)]
 pub struct Declaration {
@@ -319,6 +336,8 @@ pub struct Declaration {
     pub public_routes: &'static [PublicRoute],
     /// The fees it charges.
     pub fees: &'static [FeeRule],
+    /// How it serves contracts, if it does.
+    pub on_chain: Option<OnChain>,
 }
 
 impl Declaration {
@@ -334,6 +353,7 @@ impl Declaration {
             env_settings: &[],
             public_routes: &[],
             fees: &[],
+            on_chain: None,
         }
     }
 }

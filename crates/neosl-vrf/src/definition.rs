@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use axum::http::Method;
 use neosl_crypto::SecretKey;
 use neosl_runtime::attestation::PublishedKey;
-use neosl_runtime::service::{Access, Declaration, FeeRule, PublicRoute, ServiceContext, Started};
+use neosl_runtime::service::{
+    Access, Declaration, FeeRule, OnChain, PublicRoute, ServiceContext, Started,
+};
 use neosl_runtime::{SecretSpec, SecretStore, Service};
 
 use crate::VrfService;
@@ -34,8 +36,19 @@ pub const DECLARATION: Declaration = Declaration {
         PublicRoute::new(Method::GET, "/vrf/requests", Access::User),
     ],
     fees: &[VRF_FEE],
+    on_chain: Some(OnChain {
+        service_id: neosl_contracts::vrf::SERVICE_ID,
+        request_event: Some("VRFRequest"),
+        fulfil_path: "/vrf/fulfil",
+        fee: "vrf",
+        tee_key: FULFILMENT_KEY,
+    }),
     ..Declaration::new("vrf", "127.0.0.1:8082")
 };
+
+/// The purpose of the key that signs fulfilments for contracts (registered as the VRF
+/// service's TEE key on the gateway contract).
+pub const FULFILMENT_KEY: &str = "vrf-fulfilment";
 
 /// The VRF service.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,7 +67,14 @@ impl Service for Definition {
     }
 
     fn published_keys(&self, secrets: &SecretStore) -> anyhow::Result<Vec<PublishedKey>> {
-        Ok(vec![PublishedKey::new("vrf", &key(secrets)?.public_key())])
+        let key = key(secrets)?;
+        Ok(vec![
+            PublishedKey::new("vrf", &key.public_key()),
+            PublishedKey::new(
+                FULFILMENT_KEY,
+                &VrfService::fulfilment_key(&key)?.public_key(),
+            ),
+        ])
     }
 
     async fn start(&self, context: ServiceContext) -> anyhow::Result<Started> {

@@ -1,5 +1,6 @@
 //! Proving, verifying and the record of requests.
 
+use neosl_api::onchain::{FulfilAnswer, FulfilRequest};
 use neosl_crypto::vrf::{self, random_words};
 use neosl_crypto::{PublicKey, SecretKey};
 use neosl_runtime::ErrorCode;
@@ -38,6 +39,9 @@ pub enum VrfError {
     /// A list limit outside 1 to 1000.
     #[error("limit is 1 to 1000")]
     InvalidLimit,
+    /// An on-chain request whose event the service cannot read.
+    #[error("{0}")]
+    InvalidEvent(String),
     /// The database failed (logged, not shown).
     #[error("database: {0}")]
     Database(String),
@@ -52,6 +56,7 @@ impl DomainError for VrfError {
             Self::InvalidProof(_) => "invalid_proof",
             Self::InvalidPublicKey(_) => "invalid_public_key",
             Self::InvalidLimit => "invalid_limit",
+            Self::InvalidEvent(_) => "invalid_event",
             Self::Database(_) => "internal_error",
         }
     }
@@ -61,6 +66,12 @@ impl DomainError for VrfError {
             Self::Database(_) => ErrorCode::Internal,
             _ => ErrorCode::InvalidRequest,
         }
+    }
+}
+
+impl From<DbError> for VrfError {
+    fn from(e: DbError) -> Self {
+        Self::Database(e.to_string())
     }
 }
 
@@ -140,6 +151,7 @@ pub struct VrfService {
     db: Database,
     key: SecretKey,
     public: PublicKey,
+    fulfilment: SecretKey,
     clock: SharedClock,
 }
 
@@ -153,14 +165,98 @@ impl std::fmt::Debug for VrfService {
 
 impl VrfService {
     /// Opens the service with its key.
-    pub async fn open(db: Database, key: SecretKey, clock: SharedClock) -> Result<Self, DbError> {
+    pub async fn open(db: Database, key: SecretKey, clock: SharedClock) -> Result<Self, VrfError> {
         db.migrate("vrf", MIGRATIONS).await?;
         let public = key.public_key();
+        let fulfilment =
+            Self::fulfilment_key(&key).map_err(|e| VrfError::Database(e.to_string()))?;
         Ok(Self {
             db,
             key,
             public,
+            fulfilment,
             clock,
+        })
+    }
+
+    /// The key that signs fulfilments for contracts: derived from the VRF key (HKDF, info
+    /// `vrf-fulfilment`), so that the VRF scalar itself signs nothing but VRF proofs.
+    pub fn fulfilment_key(vrf_key: &SecretKey) -> Result<SecretKey, neosl_crypto::CryptoError> {
+        let master = neosl_crypto::MasterKey::new(neosl_crypto::SecretBytes::from_slice(
+            vrf_key.to_bytes().as_slice(),
+        ))?;
+        neosl_crypto::kdf::derive_signing_key(&master, b"vrf", "vrf-fulfilment")
+    }
+
+    /// Serves request `request.request_id` of a contract: proves the on-chain input its
+    /// `VRFRequest` event fixed, answers the words and the proof as the callback's result,
+    /// signed for the gateway contract, and records it under the requesting contract.
+    pub async fn fulfil(&self, request: &FulfilRequest) -> Result<FulfilAnswer, VrfError> {
+        let event = request
+            .event
+            .as_ref()
+            .ok_or_else(|| VrfError::InvalidEvent("the VRFRequest event is missing".into()))?;
+        let state = neosl_neo::param::StackItem::from_json(event)
+            .map_err(|e| VrfError::InvalidEvent(e.to_string()))?;
+        let fields = state
+            .as_array()
+            .filter(|f| f.len() == 5)
+            .ok_or_else(|| VrfError::InvalidEvent("VRFRequest has five arguments".into()))?;
+        let id = fields[0].as_integer().and_then(|n| u64::try_from(n).ok());
+        if id != Some(request.request_id) {
+            return Err(VrfError::InvalidEvent(
+                "the event is for another request".into(),
+            ));
+        }
+        let num_words = fields[3]
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=MAX_WORDS).contains(n))
+            .ok_or(VrfError::InvalidNumWords)?;
+        let alpha = fields[4]
+            .as_bytes()
+            .filter(|a| a.len() <= MAX_SEED_BYTES)
+            .ok_or_else(|| VrfError::InvalidEvent("alpha is not bytes".into()))?;
+        let gateway = neosl_neo::UInt160::parse_display(&request.gateway)
+            .map_err(|e| VrfError::InvalidEvent(format!("gateway: {e}")))?;
+        let proof = vrf::prove(&self.key, &alpha);
+        let beta = vrf::proof_to_hash(&proof).map_err(|e| VrfError::Database(e.to_string()))?;
+        let words = random_words(&beta, num_words);
+        let result = neosl_contracts::vrf::VrfResult {
+            words: words.clone(),
+            proof: proof.to_vec(),
+        }
+        .to_bytes()
+        .map_err(|e| VrfError::InvalidEvent(e.to_string()))?;
+        let message = neosl_contracts::gateway::fulfilment_message(
+            request.network,
+            &gateway,
+            request.request_id,
+            true,
+            &result,
+        );
+        let signature = self
+            .fulfilment
+            .sign(&message)
+            .map_err(|e| VrfError::Database(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO vrf_requests (id, user_id, seed, num_words, proof, beta, public_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(format!("chain:{}:{}", request.gateway, request.request_id))
+        .bind(format!("contract:{}", request.requester))
+        .bind(hex::encode(&alpha))
+        .bind(i64::from(num_words))
+        .bind(hex::encode(proof))
+        .bind(hex::encode(beta))
+        .bind(self.public.to_string())
+        .bind(self.clock.now_millis())
+        .execute(self.db.pool())
+        .await?;
+        Ok(FulfilAnswer {
+            success: true,
+            result: hex::encode(result),
+            signature: hex::encode(signature.to_bytes()),
         })
     }
 

@@ -93,6 +93,7 @@ pub fn router(service: Arc<VrfService>) -> Router {
         .route("/vrf/verify", post(verify))
         .route("/vrf/public-key", get(public_key))
         .route("/vrf/requests", get(requests))
+        .route("/vrf/fulfil", post(fulfil))
         .with_state(service)
 }
 
@@ -114,6 +115,21 @@ async fn verify(
         r.public_key.as_deref(),
         r.random_words.as_deref(),
     )?))
+}
+
+/// Only the on-chain worker serves contracts' requests.
+async fn fulfil(
+    State(vrf): Vrf,
+    caller: Caller,
+    ApiJson(r): ApiJson<neosl_api::onchain::FulfilRequest>,
+) -> Result<ApiJson<neosl_api::onchain::FulfilAnswer>, ApiError> {
+    if caller.service_id != "onchain" {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "only the on-chain worker fulfils contracts' requests",
+        ));
+    }
+    Ok(ApiJson(vrf.fulfil(&r).await?))
 }
 
 async fn public_key(State(vrf): Vrf) -> ApiJson<PublicKeyInfo> {

@@ -3,12 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use neosl_chain::signer::{LocalKeySigner, TxSigner};
 use neosl_crypto::SecretKey;
 use neosl_devnet::{Devnet, DevnetConfig, stop_by_pid_file};
 use neosl_neo::Address;
 use neosl_neo::address::{wif_decode, wif_encode};
+use neosl_runtime::RuntimeMode;
+use neosl_runtime::secrets::{EnvSource, SecretStore};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Args)]
@@ -30,6 +35,44 @@ enum DevnetCommand {
     Stop,
     /// Print where the running node is and check that it answers.
     Status,
+    /// Send GAS or NEO from a development account to any address (a GasBank deposit address,
+    /// a contract).
+    Send(SendArgs),
+    /// Call a contract from a development account: prints the result, the notifications and
+    /// the GAS spent.
+    Invoke(InvokeArgs),
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// The development account that pays (a name from `accounts.json`, or `genesis`).
+    #[arg(long, default_value = "alice")]
+    from: String,
+    /// The receiving address (or `0x…` script hash).
+    #[arg(long)]
+    to: String,
+    /// The amount, in whole tokens (decimals allowed for GAS: `1.5`).
+    amount: String,
+    /// `GAS` or `NEO`.
+    #[arg(long, default_value = "GAS")]
+    token: String,
+}
+
+#[derive(Debug, Args)]
+struct InvokeArgs {
+    /// The development account that signs and pays.
+    #[arg(long, default_value = "alice")]
+    from: String,
+    /// Only test-invoke (nothing is sent).
+    #[arg(long)]
+    test: bool,
+    /// The contract: `0x…`, or a name of the platform's contracts (`ExampleConsumer`).
+    contract: String,
+    /// The method.
+    method: String,
+    /// Arguments: `int:5`, `str:text`, `bytes:<hex>`, `bool:true`, `hash160:<0x…|address>`,
+    /// `key:<hex>`; a bare integer is an int, anything else a string.
+    args: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +135,8 @@ pub async fn run(args: DevnetArgs) -> Result<()> {
             }
             Ok(())
         }
+        DevnetCommand::Send(send) => send_tokens(&args.data_dir, &dir, send).await,
+        DevnetCommand::Invoke(invoke) => invoke_contract(&args.data_dir, &dir, invoke).await,
         DevnetCommand::Status => {
             let info = read_info(&dir).await?;
             let rpc = neosl_chain::RpcClient::single(info.rpc_url.clone())?;
@@ -124,7 +169,9 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
         config.cache_dir.display()
     );
     let devnet = Devnet::start(config).await?;
-    let accounts = load_or_create_accounts(dir, &args.accounts).await?;
+    let mut names = args.accounts.clone();
+    names.push(OWNER.to_owned());
+    let accounts = load_or_create_accounts(dir, &names).await?;
     let hashes = accounts
         .iter()
         .map(|a| Ok(Address::parse(&a.address)?.script_hash()))
@@ -151,6 +198,20 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
     tokio::fs::write(dir.join("devnet.json"), serde_json::to_vec_pretty(&info)?).await?;
     print_info(&info);
     println!("funded:         {} GAS and {} NEO each", args.gas, args.neo);
+    let owner = accounts
+        .iter()
+        .find(|a| a.name == OWNER)
+        .and_then(|a| a.wif.as_deref())
+        .context("the owner account has no key")?;
+    let owner: Arc<dyn TxSigner> = Arc::new(LocalKeySigner::new(wif_decode(owner)?));
+    let deployed = set_up_platform(data_dir, &devnet, owner).await?;
+    println!(
+        "contracts (in {}):",
+        data_dir.join(neosl_contracts::Deployed::FILE).display()
+    );
+    for (name, hash) in deployed.list() {
+        println!("  {name:<20} {hash}");
+    }
     println!(
         "keys:           {} (WIF, owner-only)",
         dir.join("accounts.json").display()
@@ -162,6 +223,236 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
         println!("devnet stopped");
     } else {
         println!("stop it with:   neosl devnet stop");
+    }
+    Ok(())
+}
+
+/// The development account that owns the platform's contracts on the devnet.
+const OWNER: &str = "owner";
+
+/// Deploys the platform's contracts, registers the services' TEE keys (from this data
+/// directory's development secrets, the ones `neosl serve` uses) and funds the GasBank treasury.
+async fn set_up_platform(
+    data_dir: &Path,
+    devnet: &Devnet,
+    owner: Arc<dyn TxSigner>,
+) -> Result<neosl_contracts::Deployed> {
+    let submitter = devnet.submitter().await?;
+    let deployed = neosl::contracts::deploy(&submitter, owner.clone())
+        .await
+        .context("deploying the platform's contracts")?;
+    let registry = neosl::registry();
+    let secrets = SecretStore::load(
+        RuntimeMode::Simulation,
+        &registry.secrets(),
+        &EnvSource,
+        Some(&data_dir.join("secrets")),
+    )?;
+    for service in registry.services() {
+        let Some(on_chain) = service.declaration().on_chain else {
+            continue;
+        };
+        let key = service
+            .published_keys(&secrets)?
+            .into_iter()
+            .find(|k| k.purpose == on_chain.tee_key)
+            .with_context(|| format!("{} publishes no {} key", service.name(), on_chain.tee_key))?;
+        let key = neosl_neo::PublicKey::from_slice(&hex::decode(&key.public_key)?)?;
+        neosl::contracts::ensure_tee_key(
+            &submitter,
+            owner.clone(),
+            &deployed.gateway,
+            on_chain.service_id,
+            &key,
+        )
+        .await?;
+    }
+    let master = secrets
+        .use_secret("GASBANK_MASTER_KEY", |b| {
+            neosl_crypto::MasterKey::new(neosl_crypto::SecretBytes::from_slice(b))
+        })?
+        .context("GASBANK_MASTER_KEY")?;
+    let treasury = neosl_gasbank::withdrawals::treasury_address(&master)?;
+    devnet
+        .fund(&[treasury.script_hash()], 1_000 * 100_000_000, 0)
+        .await
+        .context("funding the GasBank treasury")?;
+    println!("treasury:       {treasury} (1000 GAS; pays withdrawals and fulfilment fees)");
+    neosl::contracts::save(&deployed, data_dir)?;
+    Ok(deployed)
+}
+
+/// The signer of development account `name` (or the genesis account).
+async fn dev_signer(dir: &Path, name: &str) -> Result<Arc<dyn TxSigner>> {
+    if name == "genesis" {
+        bail!("use a named development account (the genesis account is the node's)");
+    }
+    let bytes = tokio::fs::read(dir.join("accounts.json"))
+        .await
+        .context("no development accounts here: run `neosl devnet` first")?;
+    let accounts: Vec<DevAccount> = serde_json::from_slice(&bytes)?;
+    let account = accounts
+        .iter()
+        .find(|a| a.name == name)
+        .with_context(|| format!("no development account {name:?}"))?;
+    let key = wif_decode(account.wif.as_deref().context("the account has no key")?)?;
+    Ok(Arc::new(LocalKeySigner::new(key)))
+}
+
+async fn chain_of(dir: &Path) -> Result<neosl_chain::submit::Submitter> {
+    let info = read_info(dir).await?;
+    let rpc = neosl_chain::RpcClient::single(info.rpc_url)?;
+    neosl_chain::submit::Submitter::connect(rpc, Default::default())
+        .await
+        .context("the devnet does not answer (neosl devnet status)")
+}
+
+fn parse_address(text: &str) -> Result<neosl_neo::UInt160> {
+    if text.starts_with("0x") {
+        return Ok(neosl_neo::UInt160::parse_display(text)?);
+    }
+    Ok(Address::parse(text)?.script_hash())
+}
+
+/// `1.5` GAS → 150000000; NEO is indivisible.
+fn token_amount(text: &str, decimals: u32) -> Result<num_bigint::BigInt> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
+        || fraction.len() > decimals as usize
+    {
+        bail!("{text:?} is not an amount with at most {decimals} decimals");
+    }
+    let padded = format!("{whole}{fraction:0<width$}", width = decimals as usize);
+    Ok(padded.parse()?)
+}
+
+async fn send_tokens(_data_dir: &Path, dir: &Path, args: SendArgs) -> Result<()> {
+    let (token, decimals) = match args.token.to_ascii_uppercase().as_str() {
+        "GAS" => (neosl_neo::native::GAS, 8),
+        "NEO" => (neosl_neo::native::NEO, 0),
+        other => bail!("token {other:?}: GAS or NEO"),
+    };
+    let amount = token_amount(&args.amount, decimals)?;
+    let from = dev_signer(dir, &args.from).await?;
+    let to = parse_address(&args.to)?;
+    let submitter = chain_of(dir).await?;
+    let script = neosl_neo::contract::nep17_transfer(&token, &from.account(), &to, &amount, None)?;
+    let outcome = submitter
+        .submit_and_wait(
+            script,
+            &[neosl_chain::submit::SignerEntry::called_by_entry(from)],
+            Duration::from_secs(60),
+        )
+        .await?;
+    if !outcome.halted() {
+        bail!(
+            "the transfer faulted: {}",
+            outcome.exception.unwrap_or_default()
+        );
+    }
+    println!(
+        "sent {} {} to {} in {}",
+        args.amount,
+        args.token.to_ascii_uppercase(),
+        args.to,
+        outcome.hash
+    );
+    Ok(())
+}
+
+/// `int:5`, `str:…`, `bytes:…`, `bool:…`, `hash160:…`, `key:…`; a bare integer, else a string.
+fn parse_arg(text: &str) -> Result<neosl_neo::param::ContractParameter> {
+    use neosl_neo::param::ContractParameter as P;
+    let (kind, value) = text.split_once(':').unwrap_or(("", text));
+    Ok(match kind {
+        "int" => P::Integer(value.parse()?),
+        "str" => P::String(value.to_owned()),
+        "bytes" => P::ByteArray(hex::decode(value.trim_start_matches("0x"))?),
+        "bool" => P::Boolean(value.parse()?),
+        "hash160" => P::Hash160(parse_address(value)?),
+        "key" => P::PublicKey(neosl_neo::PublicKey::from_slice(&hex::decode(value)?)?),
+        _ => match text.parse::<num_bigint::BigInt>() {
+            Ok(n) => P::Integer(n),
+            Err(_) => P::String(text.to_owned()),
+        },
+    })
+}
+
+async fn invoke_contract(data_dir: &Path, dir: &Path, args: InvokeArgs) -> Result<()> {
+    let contract = if args.contract.starts_with("0x") {
+        neosl_neo::UInt160::parse_display(&args.contract)?
+    } else {
+        let deployed = neosl::contracts::load(data_dir)?
+            .context("no platform contracts here: run `neosl devnet` first")?;
+        deployed
+            .list()
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(&args.contract))
+            .map(|(_, hash)| hash)
+            .with_context(|| format!("no platform contract named {:?}", args.contract))?
+    };
+    let params = args
+        .args
+        .iter()
+        .map(|a| parse_arg(a))
+        .collect::<Result<Vec<_>>>()?;
+    let from = dev_signer(dir, &args.from).await?;
+    let submitter = chain_of(dir).await?;
+    if args.test {
+        let result = submitter
+            .rpc()
+            .invoke_function(
+                &contract,
+                &args.method,
+                &params,
+                &[neosl_neo::tx::Signer::called_by_entry(from.account())],
+            )
+            .await?;
+        println!("state:          {}", result.state);
+        println!("gas consumed:   {}", result.gasconsumed);
+        for item in &result.stack {
+            println!("result:         {}", item.to_json());
+        }
+        if let Some(e) = result.exception {
+            println!("exception:      {e}");
+        }
+        return Ok(());
+    }
+    let mut sb = neosl_neo::script::ScriptBuilder::new();
+    neosl_neo::contract::call(
+        &mut sb,
+        &contract,
+        &args.method,
+        neosl_neo::contract::CallFlags::ALL,
+        &params,
+    )?;
+    let signers = [neosl_chain::submit::SignerEntry::called_by_entry(from)];
+    let tx = submitter.build(sb.into_bytes(), &signers, vec![]).await?;
+    submitter
+        .send_with_retry(&tx, Duration::from_secs(30))
+        .await?;
+    let outcome = submitter.wait(&tx, Duration::from_secs(60)).await?;
+    println!("transaction:    {}", outcome.hash);
+    println!("state:          {}", outcome.vm_state);
+    println!(
+        "gas:            system fee {} + network fee {} (consumed {})",
+        tx.system_fee, tx.network_fee, outcome.gas_consumed
+    );
+    for item in &outcome.stack {
+        println!("result:         {}", item.to_json());
+    }
+    for n in &outcome.notifications {
+        println!(
+            "notification:   {} {} {}",
+            n.contract,
+            n.eventname,
+            n.state.to_json()
+        );
+    }
+    if let Some(e) = outcome.exception {
+        println!("exception:      {e}");
     }
     Ok(())
 }

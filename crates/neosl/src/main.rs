@@ -3,6 +3,7 @@
 //! `serve` runs the services; the other subcommands are operator tools.
 
 mod accountpool_cmd;
+mod contracts_cmd;
 mod dev_certs;
 mod devnet;
 mod gasbank_cmd;
@@ -34,6 +35,8 @@ enum Command {
     VrfVerify(vrf_cmd::VrfVerifyArgs),
     /// AccountPool operator commands (audit).
     Accountpool(accountpool_cmd::AccountPoolArgs),
+    /// Deploy the platform's contracts and administer the gateway as its owner.
+    Contracts(contracts_cmd::ContractsArgs),
     /// GasBank operator commands (development credits).
     Gasbank(gasbank_cmd::GasBankArgs),
     /// List the secrets each service reads (what a MarbleRun manifest must inject).
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Accountpool(args) => {
             runtime().and_then(|rt| rt.block_on(accountpool_cmd::run(args)))
         }
+        Command::Contracts(args) => runtime().and_then(|rt| rt.block_on(contracts_cmd::run(args))),
         Command::Gasbank(args) => runtime().and_then(|rt| rt.block_on(gasbank_cmd::run(args))),
         Command::Secrets { json } => {
             print!(

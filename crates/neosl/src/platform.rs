@@ -388,12 +388,25 @@ fn transport_to(
     }))
 }
 
-/// The chain, when RPC endpoints are configured and answer; and its readiness check.
+/// The RPC address of the development chain `neosl devnet` runs from this data directory.
+fn devnet_rpc(data_dir: &Path) -> Option<String> {
+    let bytes = std::fs::read(data_dir.join("devnet").join("devnet.json")).ok()?;
+    let info: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    info["rpc_url"].as_str().map(str::to_owned)
+}
+
+/// The chain, when RPC endpoints are configured (or `neosl devnet` runs from this data
+/// directory) and answer; and its readiness check.
 async fn connect_chain(settings: &Settings) -> (Option<Chain>, Option<Arc<dyn Readiness>>) {
-    if settings.chain_rpc.is_empty() {
-        return (None, None);
-    }
-    let rpc = match RpcClient::new(settings.chain_rpc.clone(), RpcConfig::default()) {
+    let (endpoints, from_devnet) = if settings.chain_rpc.is_empty() {
+        match devnet_rpc(&settings.data_dir) {
+            Some(url) => (vec![url], true),
+            None => return (None, None),
+        }
+    } else {
+        (settings.chain_rpc.clone(), false)
+    };
+    let rpc = match RpcClient::new(endpoints, RpcConfig::default()) {
         Ok(rpc) => rpc,
         Err(e) => {
             let reason = format!("the chain RPC settings are invalid: {e}");
@@ -409,6 +422,10 @@ async fn connect_chain(settings: &Settings) -> (Option<Chain>, Option<Arc<dyn Re
             }),
             Some(Arc::new(ChainReadiness::Rpc(rpc))),
         ),
+        Err(e) if from_devnet => {
+            tracing::info!(error = %e, "the development chain of this data directory is not running: no chain");
+            (None, None)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "the chain does not answer; chain work is unavailable until restart");
             (

@@ -21,6 +21,7 @@ pub fn registry() -> Registry {
         vec![
             Arc::new(neosl_vrf::Definition),
             Arc::new(neosl_accountpool::Definition),
+            Arc::new(neosl_onchain::Definition),
             Arc::new(neosl_gateway::Definition),
         ],
         PLANNED.to_vec(),

@@ -281,7 +281,9 @@ async fn requests_are_fulfilled_once_with_verifiable_words_and_refused_otherwise
     refused(w.fulfil(&[short]).await, "wrong number of words");
 
     // The real one: the callback stores the words; the result stays readable in the gateway.
-    w.fulfil(std::slice::from_ref(&good)).await.expect("fulfilled");
+    w.fulfil(std::slice::from_ref(&good))
+        .await
+        .expect("fulfilled");
     let done = w.stored(id).await;
     assert_eq!(done.status, RequestStatus::Fulfilled);
     let result = VrfResult::from_bytes(&done.result).expect("a VRF result");

@@ -536,3 +536,49 @@ on_both_backends!(
     growth_expiry_and_rotation,
     master_key_and_info,
 );
+
+/// A live lock can be renewed by its holder, never by another service, and never once expired.
+async fn renewing_keeps_a_lock_alive(db: &TestDb) {
+    let mut cfg: PoolConfig = config(5, 10);
+    cfg.lock_ttl = Duration::from_millis(400);
+    let clock = neosl_runtime::clock::ManualClock::starting_now();
+    let pool = pool_with_clock(db, cfg, None, clock.clone()).await;
+    let holder = client(&pool, "onchain");
+    let other = client(&pool, "mixer");
+    let grant = holder.request_accounts(request(1)).await.expect("granted");
+    let renew = |lock_id: &str| RenewLock {
+        service_id: None,
+        lock_id: lock_id.to_owned(),
+    };
+    clock.advance(Duration::from_millis(300));
+    let renewed = holder
+        .renew_lock(renew(&grant.lock_id))
+        .await
+        .expect("renewed");
+    assert!(renewed.expires_at > grant.expires_at);
+    assert_eq!(renewed.accounts.len(), 1);
+    assert_eq!(
+        code(other.renew_lock(renew(&grant.lock_id)).await),
+        ("not_locked_by_caller".into(), 403)
+    );
+    assert_eq!(
+        code(holder.renew_lock(renew("no-such-lock")).await),
+        ("unknown_lock".into(), 404)
+    );
+    // Still held 300 ms later (it would have expired without the renewal).
+    clock.advance(Duration::from_millis(300));
+    let sign = SignRequest {
+        service_id: None,
+        account_id: grant.accounts[0].id.clone(),
+        tx_hash: UInt256::ZERO.to_string(),
+    };
+    holder.sign(sign.clone()).await.expect("still held");
+    clock.advance(Duration::from_millis(500));
+    assert_eq!(
+        code(holder.renew_lock(renew(&grant.lock_id)).await),
+        ("lock_expired".into(), 409)
+    );
+    assert_eq!(code(holder.sign(sign).await), ("lock_expired".into(), 409));
+}
+
+on_both_backends!(renewing_keeps_a_lock_alive);

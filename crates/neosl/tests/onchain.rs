@@ -1,0 +1,401 @@
+//! A contract asks for randomness on a real devnet and gets it back in its callback, through
+//! the commands a new user runs: `neosl devnet` (contracts deployed), `neosl serve` (which finds
+//! that devnet by itself), `neosl devnet invoke`. Then every way a request can go wrong, seen
+//! through the gateway's `/onchain/requests`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use neosl_contracts::Deployed;
+use neosl_contracts::vrf::VrfResult;
+use neosl_gasbank::{GasBank, Owner};
+use neosl_neo::UInt160;
+use neosl_neo::param::ContractParameter as P;
+use neosl_runtime::db::Database;
+use neosl_testkit::TempDir;
+use num_bigint::BigInt;
+use serde_json::{Value, json};
+
+/// `neosl …` on `data_dir`; it must succeed; answers stdout.
+fn neosl(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
+        .args(args)
+        .env("NEOSL_DATA_DIR", data_dir)
+        .env("NEOSL_MODE", "simulation")
+        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
+        .output()
+        .expect("neosl runs");
+    assert!(
+        out.status.success(),
+        "neosl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The request id `neosl devnet invoke` printed as the call's result.
+fn request_id_of(printed: &str) -> u64 {
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("result:"))
+        .unwrap_or_else(|| panic!("no result in {printed}"));
+    let value: Value =
+        serde_json::from_str(line.trim_start_matches("result:").trim()).expect("json");
+    value["value"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("not an integer result: {line}"))
+}
+
+struct Gateway {
+    url: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Gateway {
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = common::with_auth(
+            self.http.request(method, format!("{}{path}", self.url)),
+            &self.token,
+        );
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer = common::send(request).await;
+        assert!(
+            answer.status < 300,
+            "{path}: {} {}",
+            answer.status,
+            answer.body
+        );
+        answer.body["data"].clone()
+    }
+
+    async fn request(&self, id: u64) -> Value {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/onchain/requests/{id}"),
+            None,
+        )
+        .await
+    }
+
+    /// Waits until request `id` is in `status`.
+    async fn until_status(&self, id: u64, status: &str) -> Value {
+        neosl_testkit::wait_until(
+            Duration::from_secs(60),
+            format_args!("request {id} to be {status}"),
+            || async {
+                let request = self.request_or_none(id).await?;
+                (request["status"] == status).then_some(request)
+            },
+        )
+        .await
+    }
+
+    async fn request_or_none(&self, id: u64) -> Option<Value> {
+        let request = common::with_auth(
+            self.http.get(format!("{}/onchain/requests/{id}", self.url)),
+            &self.token,
+        );
+        let answer = common::send(request).await;
+        (answer.status == 200).then(|| answer.body["data"].clone())
+    }
+
+    async fn pay_contract(&self, contract: &UInt160, amount: i64, reference: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/api/v1/gasbank/pay-contract",
+            Some(
+                json!({"contract": contract.to_string(), "amount": amount, "reference": reference}),
+            ),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_contract_gets_verifiable_randomness_in_its_callback_and_failures_are_visible() {
+    let dir = TempDir::new("neosl-onchain").expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let port = neosl_devnet::free_port().expect("port").to_string();
+    let printed = neosl(
+        &data_dir,
+        &["devnet", "--port", &port, "--block-time-ms", "300"],
+    );
+    assert!(printed.contains("ServiceLayerGateway"), "{printed}");
+    let deployed: Deployed = serde_json::from_slice(
+        &std::fs::read(data_dir.join(Deployed::FILE)).expect("contracts.json"),
+    )
+    .expect("json");
+
+    // `neosl serve` finds the devnet of its data directory by itself.
+    let running = common::serve(&dir, &[], &[("NEOSL_POOL_TARGET_SIZE", "10")]).expect("serve");
+    let http = reqwest::Client::new();
+    let url = running.urls["gateway"].clone();
+    let token = common::register(&http, &url, "dapp@example.org").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let gw = Gateway { url, token, http };
+    let data_dir_text = data_dir.display().to_string();
+    common::dev_credit(
+        "dapp@example.org",
+        100_000_000,
+        &[("NEOSL_DATA_DIR", &data_dir_text)],
+    );
+    let consumer = deployed.example_consumer;
+    gw.pay_contract(&consumer, 1_000_000, "fund-consumer").await;
+    let contracts = gw
+        .call(reqwest::Method::GET, "/onchain/contracts", None)
+        .await;
+    assert_eq!(contracts["gateway"], deployed.gateway.to_string());
+
+    // The dApp's transaction asks for three words; the callback stores them.
+    let id = request_id_of(&neosl(
+        &data_dir,
+        &[
+            "devnet",
+            "invoke",
+            "--from",
+            "alice",
+            "ExampleConsumer",
+            "requestRandom",
+            "int:3",
+        ],
+    ));
+    let done = gw.until_status(id, "fulfilled").await;
+    assert!(done["fulfil_tx"].as_str().is_some(), "{done}");
+    assert_eq!(done["fee"], 100_000);
+    let rpc = neosl_chain::RpcClient::single(
+        serde_json::from_slice::<Value>(
+            &std::fs::read(data_dir.join("devnet/devnet.json")).expect("devnet.json"),
+        )
+        .expect("json")["rpc_url"]
+            .as_str()
+            .expect("url")
+            .to_owned(),
+    )
+    .expect("rpc");
+    let read = |contract: UInt160, method: &'static str, id: u64| {
+        let rpc = rpc.clone();
+        async move {
+            neosl::contracts::read(&rpc, &contract, method, &[P::Integer(BigInt::from(id))])
+                .await
+                .expect(method)
+        }
+    };
+    let words: Vec<[u8; 32]> = read(consumer, "getRandom", id)
+        .await
+        .as_array()
+        .expect("words")
+        .iter()
+        .map(|w| {
+            w.as_bytes()
+                .and_then(|b| b.try_into().ok())
+                .expect("32 bytes")
+        })
+        .collect();
+    assert_eq!(words.len(), 3);
+    // They verify from chain data alone: the input the VRF contract fixed, the proof the gateway
+    // keeps, the service's public key.
+    let alpha = read(deployed.vrf_service, "getInput", id)
+        .await
+        .as_bytes()
+        .expect("alpha");
+    let stored =
+        neosl_contracts::gateway::stored_request(&read(deployed.gateway, "getRequest", id).await)
+            .expect("stored");
+    let result = VrfResult::from_bytes(&stored.result).expect("result");
+    assert_eq!(result.words, words);
+    let key_hex = gw.call(reqwest::Method::GET, "/vrf/public-key", None).await["public_key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let key =
+        neosl_crypto::PublicKey::from_slice(&hex::decode(key_hex).expect("hex")).expect("key");
+    assert!(
+        neosl_crypto::vrf::verify_random_words(&key, &alpha, &result.proof, &words)
+            .expect("verifies")
+            .is_some()
+    );
+    // The contract's GasBank account paid the VRF fee exactly once.
+    let bank = GasBank::open(
+        Database::connect_unshared(&format!("sqlite://{}", data_dir.join("neosl.db").display()))
+            .await
+            .expect("db"),
+    )
+    .await
+    .expect("bank");
+    let ledger = bank
+        .transactions(&Owner::Contract(consumer.to_string()), 10)
+        .await
+        .expect("ledger");
+    let fees: Vec<i64> = ledger
+        .iter()
+        .filter(|e| e.r#type == "service_fee")
+        .map(|e| e.amount)
+        .collect();
+    assert_eq!(fees, [-100_000]);
+
+    // The failure paths, with a consumer whose callbacks raise or fault.
+    let compiled = neosl_testkit::compile_contract("test_consumer").expect("compiles");
+    let owner_wif =
+        std::fs::read_to_string(data_dir.join("devnet/accounts.json")).expect("accounts");
+    let owner_wif: Vec<Value> = serde_json::from_str(&owner_wif).expect("json");
+    let owner_wif = owner_wif
+        .iter()
+        .find(|a| a["name"] == "alice")
+        .and_then(|a| a["wif"].as_str())
+        .expect("alice");
+    let alice: std::sync::Arc<dyn neosl_chain::signer::TxSigner> =
+        std::sync::Arc::new(neosl_chain::signer::LocalKeySigner::new(
+            neosl_neo::address::wif_decode(owner_wif).expect("wif"),
+        ));
+    let submitter = neosl_chain::submit::Submitter::connect(rpc.clone(), Default::default())
+        .await
+        .expect("submitter");
+    let test_consumer = neosl_devnet::deploy_contract_with(
+        &submitter,
+        alice,
+        &compiled.nef,
+        &compiled.manifest,
+        Some(P::Hash160(deployed.gateway)),
+    )
+    .await
+    .expect("deployed");
+    let ask = |callback: &str| {
+        request_id_of(&neosl(
+            &data_dir,
+            &[
+                "devnet",
+                "invoke",
+                "--from",
+                "alice",
+                &test_consumer.to_string(),
+                "request",
+                "int:1",
+                &format!("str:{callback}"),
+            ],
+        ))
+    };
+    // Without a balance: waiting, visibly; served once funded.
+    let unpaid = ask("onAnswer");
+    let waiting = gw.until_status(unpaid, "waiting_for_balance").await;
+    assert!(
+        waiting["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pay-contract"),
+        "{waiting}"
+    );
+    let listed = gw
+        .call(
+            reqwest::Method::GET,
+            &format!("/onchain/requests?contract={test_consumer}&status=waiting_for_balance"),
+            None,
+        )
+        .await;
+    assert_eq!(listed["requests"].as_array().map(Vec::len), Some(1));
+    gw.pay_contract(&test_consumer, 1_000_000, "fund-test-consumer")
+        .await;
+    gw.until_status(unpaid, "fulfilled").await;
+    // A callback that raises: caught on chain, the transaction HALTs, the result is kept.
+    let raising = ask("onRaise");
+    let raised = gw.until_status(raising, "callback_failed").await;
+    assert_eq!(raised["reason"], "the callback raised");
+    // A callback that would fault: found off chain first, sent without it, with the reason.
+    let faulting = ask("onAssert");
+    let faulted = gw.until_status(faulting, "callback_failed").await;
+    assert!(
+        faulted["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("the consumer faults"),
+        "{faulted}"
+    );
+    // The same consumer still works afterwards.
+    let after = ask("onAnswer");
+    gw.until_status(after, "fulfilled").await;
+    let answered = read(test_consumer, "answered", after).await;
+    assert!(answered.as_bytes().is_some_and(|b| !b.is_empty()));
+    // A deadline that passes while the contract cannot pay: expired, never fulfilled later.
+    neosl(
+        &data_dir,
+        &[
+            "devnet",
+            "invoke",
+            "--from",
+            "owner",
+            "ServiceLayerGateway",
+            "setRequestTimeout",
+            "int:3000",
+        ],
+    );
+    let poor = deploy_poor_consumer(&submitter, &data_dir, &compiled, deployed.gateway).await;
+    let late = request_id_of(&neosl(
+        &data_dir,
+        &[
+            "devnet",
+            "invoke",
+            "--from",
+            "alice",
+            &poor.to_string(),
+            "request",
+            "int:1",
+            "str:onAnswer",
+        ],
+    ));
+    gw.until_status(late, "waiting_for_balance").await;
+    gw.until_status(late, "expired").await;
+    gw.pay_contract(&poor, 1_000_000, "too-late").await;
+    let stored =
+        neosl_contracts::gateway::stored_request(&read(deployed.gateway, "getRequest", late).await)
+            .expect("stored");
+    assert_eq!(
+        stored.status,
+        neosl_contracts::gateway::RequestStatus::Pending
+    );
+    assert_eq!(
+        gw.request(late).await["status"],
+        "expired",
+        "never served after its deadline"
+    );
+    running.stop();
+    neosl(&data_dir, &["devnet", "stop"]);
+}
+
+/// Another copy of the test consumer (its own contract, with no GasBank balance).
+async fn deploy_poor_consumer(
+    submitter: &neosl_chain::submit::Submitter,
+    data_dir: &Path,
+    compiled: &neosl_testkit::CompiledContract,
+    gateway: UInt160,
+) -> UInt160 {
+    let accounts: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("devnet/accounts.json")).expect("accounts"),
+    )
+    .expect("json");
+    let bob = accounts
+        .iter()
+        .find(|a| a["name"] == "bob")
+        .and_then(|a| a["wif"].as_str())
+        .expect("bob");
+    let bob: std::sync::Arc<dyn neosl_chain::signer::TxSigner> = std::sync::Arc::new(
+        neosl_chain::signer::LocalKeySigner::new(neosl_neo::address::wif_decode(bob).expect("wif")),
+    );
+    neosl_devnet::deploy_contract_with(
+        submitter,
+        bob,
+        &compiled.nef,
+        &compiled.manifest,
+        Some(P::Hash160(gateway)),
+    )
+    .await
+    .expect("deployed")
+}
