@@ -172,9 +172,11 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
     let mut names = args.accounts.clone();
     names.push(OWNER.to_owned());
     let accounts = load_or_create_accounts(dir, &names).await?;
+    let hash_of = |a: &DevAccount| Ok(Address::parse(&a.address)?.script_hash());
     let hashes = accounts
         .iter()
-        .map(|a| Ok(Address::parse(&a.address)?.script_hash()))
+        .filter(|a| a.name != OWNER)
+        .map(hash_of)
         .collect::<Result<Vec<_>>>()?;
     if !hashes.is_empty() {
         devnet
@@ -182,6 +184,16 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
             .await
             .context("funding the accounts")?;
     }
+    // The contracts' owner pays their deployment (about 10 GAS each) and administration.
+    let owners = accounts
+        .iter()
+        .filter(|a| a.name == OWNER)
+        .map(hash_of)
+        .collect::<Result<Vec<_>>>()?;
+    devnet
+        .fund(&owners, OWNER_GAS * 100_000_000, 0)
+        .await
+        .context("funding the owner")?;
     let info = DevnetInfo {
         rpc_url: devnet.rpc_url(),
         network_magic: devnet.network(),
@@ -229,6 +241,8 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
 
 /// The development account that owns the platform's contracts on the devnet.
 const OWNER: &str = "owner";
+/// The owner's GAS, in whole GAS.
+const OWNER_GAS: i64 = 200;
 
 /// Deploys the platform's contracts, registers the services' TEE keys (from this data
 /// directory's development secrets, the ones `neosl serve` uses) and funds the GasBank treasury.
