@@ -51,6 +51,56 @@ fn request_id_of(printed: &str) -> u64 {
         .unwrap_or_else(|| panic!("not an integer result: {line}"))
 }
 
+/// The WIF of development account `name`.
+fn dev_wif(data_dir: &Path, name: &str) -> String {
+    let accounts: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(data_dir.join("devnet/accounts.json")).expect("accounts"),
+    )
+    .expect("json");
+    accounts
+        .iter()
+        .find(|a| a["name"] == name)
+        .and_then(|a| a["wif"].as_str())
+        .unwrap_or_else(|| panic!("no account {name}"))
+        .to_owned()
+}
+
+fn rpc_url(data_dir: &Path) -> String {
+    serde_json::from_slice::<Value>(
+        &std::fs::read(data_dir.join("devnet/devnet.json")).expect("devnet.json"),
+    )
+    .expect("json")["rpc_url"]
+        .as_str()
+        .expect("url")
+        .to_owned()
+}
+
+/// `requestRandom(words)` on `consumer`, built, signed and sent by neo-mamba.
+fn mamba_request(rpc: &str, consumer: &UInt160, wif: &str, words: u32) -> Value {
+    let tools = neosl_testkit::python_tools().expect("python tools");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onchain/request_with_mamba.py");
+    let mut child = Command::new(tools.python())
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let input = json!({"rpc": rpc, "contract": consumer.to_string(), "wif": wif, "words": words});
+    std::io::Write::write_all(
+        child.stdin.as_mut().expect("stdin"),
+        input.to_string().as_bytes(),
+    )
+    .expect("write");
+    let out = child.wait_with_output().expect("finishes");
+    assert!(
+        out.status.success(),
+        "neo-mamba: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 struct Gateway {
     url: String,
     token: String,
@@ -242,6 +292,23 @@ async fn a_contract_gets_verifiable_randomness_in_its_callback_and_failures_are_
         .map(|e| e.amount)
         .collect();
     assert_eq!(fees, [-100_000]);
+
+    // Independent check: a request built and sent by neo-mamba is served like any other.
+    let alice_wif = dev_wif(&data_dir, "alice");
+    let mamba = mamba_request(&rpc_url(&data_dir), &consumer, &alice_wif, 2);
+    assert!(
+        mamba["state"].as_str().unwrap_or_default().contains("HALT"),
+        "{mamba}"
+    );
+    let mamba_id = mamba["request_id"].as_u64().expect("request id");
+    gw.until_status(mamba_id, "fulfilled").await;
+    assert_eq!(
+        read(consumer, "getRandom", mamba_id)
+            .await
+            .as_array()
+            .map(<[_]>::len),
+        Some(2)
+    );
 
     // The failure paths, with a consumer whose callbacks raise or fault.
     let compiled = neosl_testkit::compile_contract("test_consumer").expect("compiles");
