@@ -126,6 +126,23 @@ impl Gateway {
         answer.body["data"].clone()
     }
 
+    /// Runs `slcli` as this user; what it printed.
+    fn slcli(&self, args: &[&str]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_slcli"))
+            .args(args)
+            .env("SLCLI_URL", &self.url)
+            .env("SLCLI_TOKEN", &self.token)
+            .env_remove("SLCLI_API_KEY")
+            .output()
+            .expect("slcli runs");
+        assert!(
+            out.status.success(),
+            "slcli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    }
+
     async fn request(&self, id: u64) -> Value {
         self.call(
             reqwest::Method::GET,
@@ -385,6 +402,27 @@ async fn a_contract_gets_verifiable_randomness_in_its_callback_and_failures_are_
             .unwrap_or_default()
             .contains("the consumer faults"),
         "{faulted}"
+    );
+    // The same picture through slcli, as a dApp developer sees it.
+    let failed = gw.slcli(&[
+        "--json",
+        "requests",
+        "list",
+        "--contract",
+        &test_consumer.to_string(),
+        "--status",
+        "callback_failed",
+    ]);
+    let failed: Value = serde_json::from_str(&failed).expect("--json prints JSON");
+    assert_eq!(
+        failed["requests"].as_array().map(Vec::len),
+        Some(2),
+        "{failed}"
+    );
+    let shown = gw.slcli(&["requests", "show", &faulting.to_string()]);
+    assert!(
+        shown.contains("callback_failed") && shown.contains("the consumer faults"),
+        "{shown}"
     );
     // The same consumer still works afterwards.
     let after = ask("onAnswer");

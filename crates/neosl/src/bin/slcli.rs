@@ -117,6 +117,33 @@ enum Command {
         #[command(subcommand)]
         command: VrfCommand,
     },
+    /// Contracts' on-chain requests and where each one is.
+    Requests {
+        #[command(subcommand)]
+        command: RequestsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RequestsCommand {
+    /// Requests, open ones first, then newest first.
+    List {
+        /// Only this requesting contract (0x…).
+        #[arg(long)]
+        contract: Option<String>,
+        /// Only this status (pending, waiting_for_balance, prepared, batched, fulfilled,
+        /// callback_failed, expired, failed).
+        #[arg(long)]
+        status: Option<String>,
+        /// How many (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One request, with its reason, fee and transactions.
+    Show {
+        /// The request id on the gateway contract.
+        id: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -608,6 +635,85 @@ async fn run(cli: Cli) -> Result<()> {
                 if beta.is_none() {
                     bail!("verification failed");
                 }
+            }
+        },
+        Command::Requests { command } => match command {
+            RequestsCommand::List {
+                contract,
+                status,
+                limit,
+            } => {
+                let mut query = reqwest::Url::parse("http://query/").expect("a valid base");
+                {
+                    let mut pairs = query.query_pairs_mut();
+                    pairs.append_pair("limit", &limit.to_string());
+                    if let Some(c) = &contract {
+                        pairs.append_pair("contract", c);
+                    }
+                    if let Some(s) = &status {
+                        pairs.append_pair("status", s);
+                    }
+                }
+                let path = format!("/onchain/requests?{}", query.query().unwrap_or_default());
+                let data = client.send(Method::GET, &path, None, true, &[]).await?;
+                print(&data, &|d| {
+                    let requests = d["requests"].as_array().cloned().unwrap_or_default();
+                    if requests.is_empty() {
+                        println!("no requests");
+                        return;
+                    }
+                    println!(
+                        "{:>8}  {:<12} {:<20} {:<42} reason",
+                        "id", "service", "status", "contract"
+                    );
+                    for r in &requests {
+                        println!(
+                            "{:>8}  {:<12} {:<20} {:<42} {}",
+                            r["request_id"],
+                            r["service_id"].as_str().unwrap_or(""),
+                            r["status"].as_str().unwrap_or(""),
+                            r["requester"].as_str().unwrap_or(""),
+                            r["reason"].as_str().unwrap_or("")
+                        );
+                    }
+                });
+            }
+            RequestsCommand::Show { id } => {
+                let data = client
+                    .send(
+                        Method::GET,
+                        &format!("/onchain/requests/{id}"),
+                        None,
+                        true,
+                        &[],
+                    )
+                    .await?;
+                print(&data, &|r| {
+                    let text = |key: &str| r[key].as_str().unwrap_or("-").to_owned();
+                    println!("request    {} on {}", r["request_id"], text("gateway"));
+                    println!("service    {}", text("service_id"));
+                    println!(
+                        "contract   {} (callback {})",
+                        text("requester"),
+                        text("callback")
+                    );
+                    println!("status     {}", text("status"));
+                    if let Some(reason) = r["reason"].as_str() {
+                        println!("reason     {reason}");
+                    }
+                    if !r["fee"].is_null() {
+                        println!("fee        {}", gas(&r["fee"]));
+                    }
+                    println!(
+                        "requested  {} (block {})",
+                        text("request_tx"),
+                        r["block_index"]
+                    );
+                    if let Some(tx) = r["fulfil_tx"].as_str() {
+                        println!("fulfilled  {tx}");
+                    }
+                    println!("deadline   {} (Unix ms)", r["deadline"]);
+                });
             }
         },
     }
