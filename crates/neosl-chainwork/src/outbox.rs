@@ -738,6 +738,25 @@ impl Outbox {
             .collect()
     }
 
+    /// Items of `kind` still open, oldest first, read in `tx` (so a caller holding a named lock
+    /// can decide whether to plan another).
+    pub async fn open_items_of_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        kind: &str,
+    ) -> Result<Vec<WorkItem>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM chain_work WHERE kind = $1 AND state IN ('planned', 'submitted') ORDER BY created_at"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kind)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| item_of(r).map(|(item, _)| item))
+            .collect()
+    }
+
     /// The backend (for callers that branch on the dialect).
     pub fn backend(&self) -> Backend {
         self.db.backend()

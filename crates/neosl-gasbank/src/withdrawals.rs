@@ -241,26 +241,122 @@ pub struct TopUp {
     pub amount: i64,
 }
 
-/// Plans a top-up of `to` by `amount` under `reference` (one per reference, so a service can
-/// ask again every round without sending twice); the gateway's treasury worker sends it.
-pub async fn plan_top_up(
+/// Plans a top-up of `to` by `amount` from the treasury, unless one to `to` is already on its
+/// way (replicas asking at once plan one: they take a named lock first); the gateway's treasury
+/// worker sends it. Answers whether one was planned.
+pub async fn request_top_up(
     outbox: &Outbox,
     to: &Address,
     amount: i64,
-    reference: &str,
-) -> Result<()> {
+    now_ms: i64,
+) -> Result<bool> {
+    let internal = |e: sqlx::Error| GasBankError::Internal(e.to_string());
+    let to_text = to.to_string();
     let payload = serde_json::to_value(TopUp {
-        to: to.to_string(),
+        to: to_text.clone(),
         amount,
     })
     .map_err(|e| GasBankError::Internal(e.to_string()))?;
     let mut tx = outbox.database().pool().begin().await?;
+    neosl_runtime::db::lock_named(&mut tx, outbox.backend(), &format!("{TOP_UP}:{to_text}"))
+        .await
+        .map_err(internal)?;
+    let on_its_way = outbox
+        .open_items_of_in(&mut tx, TOP_UP)
+        .await
+        .map_err(internal)?
+        .iter()
+        .any(|item| item.payload["to"] == to_text.as_str());
+    if on_its_way {
+        return Ok(false);
+    }
     outbox
-        .plan_in(&mut tx, TOP_UP, reference, &payload)
+        .plan_in(
+            &mut tx,
+            TOP_UP,
+            &format!("topup:{to_text}:{now_ms}"),
+            &payload,
+        )
         .await
         .map_err(|e| GasBankError::Internal(e.to_string()))?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
+}
+
+/// Watches the treasury's GAS: below `low`, a warning in the log (once, when it crosses) and
+/// in `/ready` (the `treasury` check stays passing: withdrawals and top-ups still work until
+/// the GAS is gone).
+pub struct TreasuryWatch {
+    rpc: neosl_chain::RpcClient,
+    treasury: Address,
+    low: i64,
+    warning: std::sync::Mutex<Option<String>>,
+}
+
+impl TreasuryWatch {
+    /// Watches `treasury` against `low` (10⁻⁸ GAS).
+    pub fn new(rpc: neosl_chain::RpcClient, treasury: Address, low: i64) -> Self {
+        Self {
+            rpc,
+            treasury,
+            low,
+            warning: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Reads the treasury's balance once and updates the warning.
+    pub async fn check(&self) {
+        let Ok(balances) = self
+            .rpc
+            .get_nep17_balances(&self.treasury.script_hash())
+            .await
+        else {
+            return; // The chain's own readiness check reports an unreachable node.
+        };
+        let gas = balances.of(&native::GAS);
+        let warning = (gas < BigInt::from(self.low)).then(|| {
+            format!(
+                "the GasBank treasury {} holds {gas} (10^-8 GAS), below {}: fund it, or withdrawals and fulfilment accounts' top-ups will stop",
+                self.treasury, self.low
+            )
+        });
+        let Ok(mut slot) = self.warning.lock() else {
+            return;
+        };
+        if warning.is_some() && slot.is_none() {
+            tracing::warn!(treasury = %self.treasury, %gas, low = self.low, "the GasBank treasury runs low on GAS");
+        }
+        *slot = warning;
+    }
+
+    /// Checks every `interval` until `shutdown`.
+    pub async fn run(
+        self: Arc<Self>,
+        interval: Duration,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            self.check().await;
+            if neosl_runtime::service::pause(interval, &mut shutdown).await {
+                return;
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl neosl_runtime::server::Readiness for TreasuryWatch {
+    fn name(&self) -> &str {
+        "treasury"
+    }
+
+    async fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    async fn warning(&self) -> Option<String> {
+        self.warning.lock().ok().and_then(|w| w.clone())
+    }
 }
 
 /// Sends top-ups from the treasury.

@@ -24,6 +24,9 @@ pub struct GatewaySettings {
     /// A paid call's reservation not settled after this long is released (its process died
     /// mid-call). Default 600; at least twice the request time limit.
     pub reservation_ttl_secs: Option<u64>,
+    /// Below this much GAS (10⁻⁸) in the treasury, a warning in the log and in `/ready`.
+    /// Default 50 GAS.
+    pub treasury_low_gas: Option<i64>,
 }
 
 /// Gateway behaviour.
@@ -43,6 +46,8 @@ pub struct GatewayConfig {
     pub max_api_keys: u32,
     /// How long a paid call's reservation holds (default 600 s).
     pub reservation_ttl: Duration,
+    /// Below this much GAS (10⁻⁸) in the treasury, a warning.
+    pub treasury_low_gas: i64,
 }
 
 impl Default for GatewayConfig {
@@ -55,6 +60,7 @@ impl Default for GatewayConfig {
             password_hash_queue: 32,
             max_api_keys: 25,
             reservation_ttl: neosl_gasbank::DEFAULT_RESERVATION_TTL,
+            treasury_low_gas: 50 * 100_000_000,
         }
     }
 }
@@ -99,6 +105,12 @@ impl GatewayConfig {
         }
         if let Some(secs) = settings.reservation_ttl_secs {
             config.reservation_ttl = Duration::from_secs(secs);
+        }
+        if let Some(gas) = settings.treasury_low_gas {
+            if gas < 0 {
+                return Err("gateway.treasury_low_gas: not negative".into());
+            }
+            config.treasury_low_gas = gas;
         }
         Ok(config)
     }

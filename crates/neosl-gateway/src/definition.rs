@@ -9,8 +9,9 @@ use neosl_chainwork::Outbox;
 use neosl_crypto::{MasterKey, SecretBytes};
 use neosl_gasbank::GasBank;
 use neosl_gasbank::deposits::Deposits;
-use neosl_gasbank::withdrawals::Withdrawals;
+use neosl_gasbank::withdrawals::{TreasuryWatch, Withdrawals};
 use neosl_runtime::config::Settings;
+use neosl_runtime::server::Readiness;
 use neosl_runtime::service::{Declaration, Reach, ServiceContext, Started};
 use neosl_runtime::{SecretSpec, Service};
 
@@ -89,6 +90,7 @@ impl Service for Definition {
             })?
             .context("GASBANK_MASTER_KEY")?;
         let deposits = Deposits::new(bank.clone(), master.clone());
+        let treasury_low_gas = config.treasury_low_gas;
         let mut gateway = Gateway::new(store, bank.clone(), key, config)
             .with_clock(clock.clone())
             .with_fees((*context.fees).clone())
@@ -111,6 +113,7 @@ impl Service for Definition {
                     .sweep_expired_reservations(Duration::from_secs(60), context.shutdown.clone()),
             ),
         )];
+        let mut readiness: Vec<Arc<dyn Readiness>> = Vec::new();
         if let Some(chain) = &context.chain {
             gateway = gateway.with_chain(chain.rpc.clone());
             let outbox = Outbox::open(db.clone(), clock.clone())
@@ -120,6 +123,16 @@ impl Service for Definition {
             let withdrawals = Withdrawals::new(bank, &master, outbox.clone())
                 .map_err(|e| anyhow::anyhow!("withdrawals: {e}"))?;
             tracing::info!(treasury = %withdrawals.treasury_address(), "GasBank withdrawals are paid from this treasury");
+            let watch = Arc::new(TreasuryWatch::new(
+                chain.rpc.clone(),
+                withdrawals.treasury_address(),
+                treasury_low_gas,
+            ));
+            readiness.push(watch.clone());
+            jobs.push((
+                "gasbank-treasury-watch",
+                Box::pin(watch.run(Duration::from_secs(30), context.shutdown.clone())),
+            ));
             jobs.push((
                 "gasbank-withdrawals",
                 Box::pin(outbox.run(
@@ -141,6 +154,9 @@ impl Service for Definition {
         }
         let mut started = Started::new(crate::router(Arc::new(gateway)));
         started.jobs = jobs;
+        for check in readiness {
+            started = started.readiness(check);
+        }
         Ok(started)
     }
 }

@@ -267,6 +267,7 @@ async fn start_worker(
         clock: context.clock.clone(),
         settings: section.clone(),
         replica: uuid::Uuid::new_v4().to_string(),
+        lease: context.chain_work_lease(),
         account: tokio::sync::Mutex::new(None),
         health: health.clone(),
         dev_owner: dev_owner(&context.settings.data_dir, context.mode),

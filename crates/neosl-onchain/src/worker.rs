@@ -81,6 +81,7 @@ pub struct Worker {
     pub(crate) clock: SharedClock,
     pub(crate) settings: OnChainSettings,
     pub(crate) replica: String,
+    pub(crate) lease: Duration,
     pub(crate) account: tokio::sync::Mutex<Option<FulfilmentAccount>>,
     pub(crate) health: Arc<Mutex<Health>>,
     /// The gateway's owner, when this is a development chain whose owner key is at hand.
@@ -117,13 +118,26 @@ impl BatchItem {
 struct Batch {
     gateway: String,
     items: Vec<BatchItem>,
+    /// What its transaction may cost the fulfilment account (system fee as tested, plus an
+    /// allowance for the network fee), 10⁻⁸ GAS.
+    #[serde(default)]
+    gas: i64,
 }
 
-const LEASE_MS: i64 = 30_000;
+/// The network fee a batch may need beyond its system fee: per transaction and per
+/// fulfilment (its bytes), 10⁻⁸ GAS; generous, so a batch never waits on a fee it underrated.
+const NETWORK_FEE_PER_BATCH: i64 = 10_000_000;
+const NETWORK_FEE_PER_ITEM: i64 = 1_000_000;
 
 impl Worker {
     fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// How long a claim on requests holds (the platform's chain-work lease): a replica that
+    /// dies holding some leaves them to the others after this long.
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// One round; answers how many requests moved.
@@ -179,7 +193,7 @@ impl Worker {
                 &self.replica,
                 &[Status::Pending, Status::WaitingForBalance],
                 i64::try_from(self.settings.batch_size).unwrap_or(16) * 4,
-                LEASE_MS,
+                self.lease_ms(),
             )
             .await?;
         let mut moved = 0;
@@ -326,13 +340,16 @@ impl Worker {
                 &self.replica,
                 &[Status::Prepared],
                 i64::try_from(self.settings.batch_size).unwrap_or(16),
-                LEASE_MS,
+                self.lease_ms(),
             )
             .await?;
         if claimed.is_empty() {
             return Ok(0);
         }
+        let mut budget = self.spendable(account).await?;
+        let mut gas = NETWORK_FEE_PER_BATCH;
         let mut items = Vec::new();
+        let mut short = 0;
         for request in &claimed {
             let (Some(success), Some(result), Some(signature)) =
                 (request.success, &request.result, &request.signature)
@@ -347,9 +364,12 @@ impl Worker {
                 signature: signature.clone(),
                 skip_reason: String::new(),
             };
-            match self.test(account, &item).await? {
-                Tested::Fine => {}
-                Tested::Skip(reason) => item.skip_reason = reason,
+            let cost = match self.test(account, &item).await? {
+                Tested::Fine(cost) => cost,
+                Tested::Skip(reason, cost) => {
+                    item.skip_reason = reason;
+                    cost
+                }
                 Tested::Invalid(reason) => {
                     tracing::warn!(request = request.request_id, %reason, "the fulfilment itself faults");
                     let _ = self
@@ -360,8 +380,21 @@ impl Worker {
                         .await?;
                     continue;
                 }
+            };
+            let cost = cost + NETWORK_FEE_PER_ITEM;
+            if gas + cost > budget {
+                // The account cannot pay for it yet: back to the queue until a top-up lands.
+                short += cost;
+                self.set(request, Change::to(Status::Prepared, None))
+                    .await?;
+                continue;
             }
+            gas += cost;
             items.push(item);
+        }
+        if short > 0 {
+            budget -= gas;
+            self.top_up(account, short - budget.min(0)).await?;
         }
         if items.is_empty() {
             return Ok(0);
@@ -370,26 +403,33 @@ impl Worker {
         let payload = serde_json::to_value(Batch {
             gateway: self.gateway.to_string(),
             items: items.clone(),
+            gas,
         })?;
         let mut tx = self.store.database().pool().begin().await?;
         self.outbox
             .plan_in(&mut tx, FULFILMENT, &batch_id, &payload)
             .await?;
-        let mut batched = 0;
         for item in &items {
             let change = Change {
                 batch: Some(&batch_id),
                 ..Change::to(Status::Batched, None)
             };
-            if self
+            if !self
                 .store
                 .update_in(&mut tx, &self.replica, item.request_id, change)
                 .await?
             {
-                batched += 1;
+                // Our claim ran out and another replica holds the request now: a request
+                // must never be in two batches, so this one is not planned at all.
+                tracing::warn!(
+                    request = item.request_id,
+                    "a claim expired while batching; the batch is dropped"
+                );
+                return Ok(0);
             }
         }
         tx.commit().await?;
+        let batched = items.len();
         tracing::info!(batch = %batch_id, requests = batched, "fulfilments planned");
         Ok(batched)
     }
@@ -415,12 +455,15 @@ impl Worker {
             let without = run(&without_item).await?;
             let callback_gas = with_callback.gasconsumed - without.gasconsumed;
             return Ok(if callback_gas > self.settings.max_callback_gas {
-                Tested::Skip(format!(
-                    "callback_gas_exceeded: the callback needs {callback_gas} (10^-8 GAS), more than {}",
-                    self.settings.max_callback_gas
-                ))
+                Tested::Skip(
+                    format!(
+                        "callback_gas_exceeded: the callback needs {callback_gas} (10^-8 GAS), more than {}",
+                        self.settings.max_callback_gas
+                    ),
+                    without.gasconsumed,
+                )
             } else {
-                Tested::Fine
+                Tested::Fine(with_callback.gasconsumed)
             });
         }
         let exception = with_callback.exception.unwrap_or_else(|| "FAULT".into());
@@ -431,7 +474,7 @@ impl Worker {
         };
         let without = run(&skipped).await?;
         Ok(if without.halted() {
-            Tested::Skip(reason)
+            Tested::Skip(reason, without.gasconsumed)
         } else {
             Tested::Invalid(without.exception.unwrap_or(exception))
         })
@@ -594,23 +637,54 @@ impl Worker {
             })
             .await
             .context("renewing the fulfilment account's lock")?;
+        let gas = self.balance(account.account()).await?;
+        if gas < self.settings.min_account_gas {
+            self.top_up(&account, self.settings.min_account_gas - gas)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The account's GAS on chain, 10⁻⁸.
+    async fn balance(&self, account: UInt160) -> Result<i64> {
         let gas = self
             .chain
             .rpc
-            .get_nep17_balances(&account.account())
+            .get_nep17_balances(&account)
             .await?
             .of(&neosl_neo::native::GAS);
-        if gas < num_bigint::BigInt::from(self.settings.min_account_gas) {
-            let address = Address::parse(&account.view.address)?;
-            let bucket = self.now() / (10 * 60 * 1000);
-            neosl_gasbank::withdrawals::plan_top_up(
-                &self.outbox,
-                &address,
-                self.settings.top_up_gas,
-                &format!("topup:{}:{bucket}", account.view.address),
-            )
-            .await?;
-            tracing::warn!(address = %account.view.address, %gas, "the fulfilment account runs low on GAS: a top-up from the treasury is planned");
+        Ok(i64::try_from(&gas).unwrap_or(i64::MAX))
+    }
+
+    /// What the account can still spend on new batches: its GAS less what the batches on
+    /// their way may cost (read first, so a batch confirmed meanwhile counts twice, never
+    /// zero times: the node refuses a sender whose pending transactions exceed its GAS).
+    async fn spendable(&self, account: &FulfilmentAccount) -> Result<i64> {
+        let mut tx = self.store.database().pool().begin().await?;
+        let committed: i64 = self
+            .outbox
+            .open_items_of_in(&mut tx, FULFILMENT)
+            .await?
+            .iter()
+            .filter_map(|item| serde_json::from_value::<Batch>(item.payload.clone()).ok())
+            .map(|batch| batch.gas)
+            .sum();
+        tx.commit().await?;
+        Ok(self.balance(account.account()).await? - committed)
+    }
+
+    /// Asks the treasury for at least `missing` more GAS (and the configured top-up at least)
+    /// unless a top-up to this account is already on its way.
+    async fn top_up(&self, account: &FulfilmentAccount, missing: i64) -> Result<()> {
+        let address = Address::parse(&account.view.address)?;
+        let amount = self
+            .settings
+            .top_up_gas
+            .max(missing.saturating_add(self.settings.min_account_gas));
+        if neosl_gasbank::withdrawals::request_top_up(&self.outbox, &address, amount, self.now())
+            .await?
+        {
+            tracing::warn!(address = %account.view.address, amount, "the fulfilment account runs low on GAS: a top-up from the treasury is planned");
         }
         Ok(())
     }
@@ -661,9 +735,10 @@ async fn published_key(
     Ok(neosl_neo::PublicKey::from_slice(&hex::decode(hex_key)?)?)
 }
 
+/// A fulfilment tested alone: what it costs (system fee, 10⁻⁸ GAS) as it will be sent.
 enum Tested {
-    Fine,
-    Skip(String),
+    Fine(i64),
+    Skip(String, i64),
     Invalid(String),
 }
 

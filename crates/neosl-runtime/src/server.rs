@@ -41,6 +41,11 @@ pub trait Readiness: Send + Sync {
     fn name(&self) -> &str;
     /// `Err` with a reason when not ready.
     async fn check(&self) -> Result<(), String>;
+    /// Something an operator must act on soon that does not stop the service yet (a treasury
+    /// running low): listed in `/ready` under `warnings`, the answer still `200`.
+    async fn warning(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a service says about itself.
@@ -361,15 +366,20 @@ async fn health(State(info): State<Arc<ServiceInfo>>) -> Json<serde_json::Value>
 async fn ready(State(info): State<Arc<ServiceInfo>>) -> Response {
     let mut failures = Vec::new();
     let mut checks = Vec::new();
+    let mut warnings = Vec::new();
     for check in &info.readiness {
         let result = check.check().await;
         checks.push(json!({ "check": check.name(), "ok": result.is_ok() }));
         if let Err(reason) = result {
             failures.push(json!({ "check": check.name(), "reason": reason }));
         }
+        if let Some(warning) = check.warning().await {
+            warnings.push(json!({ "check": check.name(), "warning": warning }));
+        }
     }
     if failures.is_empty() {
-        Json(json!({ "status": "ready", "service": info.name, "checks": checks })).into_response()
+        Json(json!({ "status": "ready", "service": info.name, "checks": checks, "warnings": warnings }))
+            .into_response()
     } else {
         let names: Vec<&str> = failures
             .iter()
@@ -378,6 +388,7 @@ async fn ready(State(info): State<Arc<ServiceInfo>>) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, Json(json!({
             "success": false, "code": "not_ready", "error": format!("not ready: {}", names.join(", ")),
             "timestamp": crate::error::unix_seconds(), "service": info.name, "failures": failures, "checks": checks,
+            "warnings": warnings,
         })))
             .into_response()
     }

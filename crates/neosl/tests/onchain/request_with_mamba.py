@@ -1,6 +1,6 @@
 """Sends ExampleConsumer.requestRandom(words) with neo-mamba alone (an independent Neo client):
 the platform must fulfil a request it did not build. Reads {rpc, contract, wif, words} as JSON
-on stdin; prints {tx_hash, state, request_id}."""
+on stdin; prints {tx_hash, state, request_id, returned, stack}."""
 
 import asyncio
 import json
@@ -36,12 +36,20 @@ async def main(request):
     )
     contract = GenericContract(types.UInt160.from_string(request["contract"]))
     receipt = await facade.invoke(contract.call_function("requestRandom", [request["words"]]))
+    # The id as the gateway announced it (ServiceRequest), and as the call returned it.
+    announced = [
+        n.state.as_list()[0].as_int()
+        for n in receipt.notifications
+        if n.event_name == "ServiceRequest"
+    ]
     stack = receipt.result.stack
+    returned = stack[0].as_int() if stack and stack[0].type.name == "INTEGER" else None
     print(json.dumps({
         "tx_hash": str(receipt.tx_hash),
         "state": str(receipt.state),
-        "request_id": stack[0].as_int() if stack else None,
+        "request_id": announced[0] if len(announced) == 1 else None,
+        "returned": returned,
+        "stack": repr(stack),
     }))
-
 
 asyncio.run(main(json.load(sys.stdin)))
