@@ -36,3 +36,23 @@ fn committed_artifacts_are_what_the_sources_compile_to() {
         assert_eq!(manifest["name"], contract.name);
     }
 }
+
+/// The README publishes each artifact's SHA-256, so anyone can check a deployment against it.
+#[test]
+fn the_readme_publishes_every_artifacts_hash() {
+    let readme =
+        std::fs::read_to_string(neosl_testkit::workspace_root().join("README.md")).expect("README");
+    for contract in neosl_contracts::ALL {
+        for (what, bytes) in [
+            ("NEF", contract.nef),
+            ("manifest", contract.manifest.as_bytes()),
+        ] {
+            let hash = hex::encode(neosl_crypto::hash::sha256(bytes));
+            assert!(
+                readme.contains(&hash),
+                "README.md lacks the SHA-256 of {}'s {what}: {hash}",
+                contract.name
+            );
+        }
+    }
+}

@@ -46,7 +46,11 @@ enum ContractsCommand {
         address: String,
     },
     /// Print the deployed contracts of this data directory.
-    Show,
+    Show {
+        /// Print only this contract's hash (`ExampleConsumer`), for scripts.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn owner(args: &ContractsArgs) -> Result<Arc<dyn TxSigner>> {
@@ -63,9 +67,18 @@ fn owner(args: &ContractsArgs) -> Result<Arc<dyn TxSigner>> {
 
 pub async fn run(args: ContractsArgs) -> Result<()> {
     let settings = crate::serve::settings_from(args.config.as_deref(), args.data_dir.clone())?;
-    if let ContractsCommand::Show = args.command {
+    if let ContractsCommand::Show { name } = &args.command {
         let deployed = neosl::contracts::load(&settings.data_dir)?
             .context("no contracts.json in this data directory")?;
+        if let Some(wanted) = name {
+            let (_, hash) = deployed
+                .list()
+                .into_iter()
+                .find(|(n, _)| *n == wanted.as_str())
+                .with_context(|| format!("no contract named {wanted}"))?;
+            println!("{hash}");
+            return Ok(());
+        }
         println!("network magic:  {}", deployed.network);
         for (name, hash) in deployed.list() {
             println!("  {name:<20} {hash}");
@@ -144,7 +157,7 @@ pub async fn run(args: ContractsArgs) -> Result<()> {
                 }
             );
         }
-        ContractsCommand::Show => {}
+        ContractsCommand::Show { .. } => {}
     }
     Ok(())
 }
