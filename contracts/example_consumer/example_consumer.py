@@ -3,6 +3,10 @@
 requestRandom(numWords) asks the ServiceLayerGateway for verifiable random words; the gateway
 calls back onRandom, which accepts calls from the gateway only and stores the words;
 getRandom(requestId) returns them. The gateway is fixed at deployment (deploy data).
+
+readPrice(pair, maxAgeSeconds) is the safe way to read a DataFeeds price: it finds the
+DataFeedsService through the gateway and calls getPriceNoOlderThan, which faults when the latest
+price is older than the bound, so a stale price can never be used by mistake.
 """
 from typing import Any, cast
 
@@ -59,9 +63,19 @@ def get_random(request_id: int) -> list:
     return cast(list, StdLib.deserialize(stored))
 
 
+@public(name='readPrice', safe=True)
+def read_price(pair: str, max_age_seconds: int) -> list:
+    service = cast(list, call_contract(storage.get_uint160(GATEWAY), 'getService', ['datafeeds'],
+                                       CallFlags.READ_ONLY))
+    assert len(service) > 0, 'datafeeds is not registered'
+    feeds = cast(UInt160, service[0])
+    # [price, decimals, roundId, timestamp]; faults when older than max_age_seconds.
+    return cast(list, call_contract(feeds, 'getPriceNoOlderThan', [pair, max_age_seconds], CallFlags.READ_ONLY))
+
+
 def manifest_metadata() -> NeoMetadata:
     meta = NeoMetadata()
     meta.name = 'ExampleConsumer'
     meta.description = 'Neo Service Layer: the example consumer a dApp copies'
-    meta.add_permission(methods=['requestService'])
+    meta.add_permission(methods=['requestService', 'getService', 'getPriceNoOlderThan'])
     return meta

@@ -183,6 +183,39 @@ pub mod onchain {
         pub event: Option<serde_json::Value>,
     }
 
+    /// What the on-chain worker tells a pushing service each round.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PushRequest {
+        /// The network magic.
+        pub network: u32,
+        /// The gateway contract (display form).
+        pub gateway: String,
+        /// The service's contract, as the gateway registers it (display form).
+        pub contract: String,
+        /// The references of the service's calls sent and not yet final.
+        #[serde(default)]
+        pub in_flight: Vec<String>,
+    }
+
+    /// The calls a service wants made on its contract, in one transaction.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PushAnswer {
+        /// None when there is nothing to send.
+        pub calls: Vec<PushCall>,
+    }
+
+    /// One contract call of a push.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct PushCall {
+        /// The method of the service's contract.
+        pub method: String,
+        /// Its arguments (contract-parameter RPC JSON).
+        pub args: Vec<serde_json::Value>,
+        /// What the call carries, as the service names it (`BTC/USD#17`): reported back in
+        /// `in_flight` until the transaction is final.
+        pub references: Vec<String>,
+    }
+
     /// The service's answer: the result and its TEE signature over the fulfilment message.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
     pub struct FulfilAnswer {

@@ -5,7 +5,9 @@
 //! - [`gateway`]: the `ServiceLayerGateway` — request statuses, the fulfilment message its
 //!   TEE keys sign, the `fulfillRequest` call, reading `getRequest`.
 //! - [`vrf`]: the `VRFService` payload and the result delivered to callbacks.
+//! - [`datafeeds`]: the `DataFeedsService` update message and `updatePrices` arguments.
 
+pub mod datafeeds;
 pub mod gateway;
 pub mod vrf;
 
@@ -66,11 +68,13 @@ macro_rules! built {
 pub const GATEWAY: Contract = built!("ServiceLayerGateway", "service_layer_gateway");
 /// The VRF service's contract.
 pub const VRF_SERVICE: Contract = built!("VRFService", "vrf_service");
+/// The DataFeeds service's contract.
+pub const DATAFEEDS_SERVICE: Contract = built!("DataFeedsService", "datafeeds_service");
 /// The consumer a dApp developer copies.
 pub const EXAMPLE_CONSUMER: Contract = built!("ExampleConsumer", "example_consumer");
 
 /// Every contract the platform deploys, in deployment order.
-pub const ALL: [Contract; 3] = [GATEWAY, VRF_SERVICE, EXAMPLE_CONSUMER];
+pub const ALL: [Contract; 4] = [GATEWAY, VRF_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER];
 
 /// Where the platform's contracts are on one network (kept as `contracts.json` in the data
 /// directory by `neosl devnet` and `neosl contracts deploy`; `neosl serve` reads it).
@@ -87,6 +91,9 @@ pub struct Deployed {
     pub vrf_service: neosl_neo::UInt160,
     /// `ExampleConsumer`.
     pub example_consumer: neosl_neo::UInt160,
+    /// `DataFeedsService` (zero in a `contracts.json` written before it existed).
+    #[serde(default)]
+    pub datafeeds_service: neosl_neo::UInt160,
 }
 
 impl Deployed {
@@ -94,10 +101,11 @@ impl Deployed {
     pub const FILE: &'static str = "contracts.json";
 
     /// Each contract's name and hash.
-    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 3] {
+    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 4] {
         [
             (GATEWAY.name, self.gateway),
             (VRF_SERVICE.name, self.vrf_service),
+            (DATAFEEDS_SERVICE.name, self.datafeeds_service),
             (EXAMPLE_CONSUMER.name, self.example_consumer),
         ]
     }

@@ -311,7 +311,7 @@ async fn start_worker(
         .job(
             "onchain-fulfilments",
             outbox.run(
-                vec![worker.fulfilment_kind()],
+                vec![worker.fulfilment_kind(), worker.push_kind()],
                 chain,
                 Duration::from_millis(section.interval_ms.max(50)),
                 context.shutdown.clone(),

@@ -9,6 +9,8 @@
 //!   too much is skipped, with the reason), and plans batches in the outbox; the outbox sends
 //!   them from a pool account registered as a TEE account and settles them with the chain's
 //!   `RequestFulfilled` events (the fee charged once).
+//! - [`push`]: the calls a service wants made on its own contract (DataFeeds' prices), asked
+//!   for each round and sent once from the fulfilment account.
 //! - [`store`]: the requests and the fulfilment accounts.
 //! - [`admin`]: the gateway's administration calls and reads.
 //! - [`http`]: `/onchain/requests`, `/onchain/contracts`.
@@ -17,6 +19,7 @@
 pub mod admin;
 pub mod definition;
 pub mod http;
+pub mod push;
 pub mod store;
 pub mod watcher;
 pub mod worker;

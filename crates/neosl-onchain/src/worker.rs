@@ -126,7 +126,7 @@ struct Batch {
 
 /// The network fee a batch may need beyond its system fee: per transaction and per
 /// fulfilment (its bytes), 10⁻⁸ GAS; generous, so a batch never waits on a fee it underrated.
-const NETWORK_FEE_PER_BATCH: i64 = 10_000_000;
+pub(crate) const NETWORK_FEE_PER_BATCH: i64 = 10_000_000;
 const NETWORK_FEE_PER_ITEM: i64 = 1_000_000;
 
 impl Worker {
@@ -153,6 +153,7 @@ impl Worker {
         moved += self.serve_pending().await?;
         if let Some(account) = account {
             moved += self.batch_prepared(&account).await?;
+            moved += self.push_all(&account).await?;
         }
         Ok(moved)
     }
@@ -659,9 +660,9 @@ impl Worker {
     /// What the account can still spend on new batches: its GAS less what the batches on
     /// their way may cost (read first, so a batch confirmed meanwhile counts twice, never
     /// zero times: the node refuses a sender whose pending transactions exceed its GAS).
-    async fn spendable(&self, account: &FulfilmentAccount) -> Result<i64> {
+    pub(crate) async fn spendable(&self, account: &FulfilmentAccount) -> Result<i64> {
         let mut tx = self.store.database().pool().begin().await?;
-        let committed: i64 = self
+        let batches: i64 = self
             .outbox
             .open_items_of_in(&mut tx, FULFILMENT)
             .await?
@@ -669,13 +670,24 @@ impl Worker {
             .filter_map(|item| serde_json::from_value::<Batch>(item.payload.clone()).ok())
             .map(|batch| batch.gas)
             .sum();
+        let pushes: i64 = self
+            .outbox
+            .open_items_of_in(&mut tx, crate::push::PUSH)
+            .await?
+            .iter()
+            .filter_map(|item| {
+                serde_json::from_value::<crate::push::Push>(item.payload.clone()).ok()
+            })
+            .map(|push| push.gas)
+            .sum();
+        let committed = batches + pushes;
         tx.commit().await?;
         Ok(self.balance(account.account()).await? - committed)
     }
 
     /// Asks the treasury for at least `missing` more GAS (and the configured top-up at least)
     /// unless a top-up to this account is already on its way.
-    async fn top_up(&self, account: &FulfilmentAccount, missing: i64) -> Result<()> {
+    pub(crate) async fn top_up(&self, account: &FulfilmentAccount, missing: i64) -> Result<()> {
         let address = Address::parse(&account.view.address)?;
         let amount = self
             .settings

@@ -311,6 +311,10 @@ pub struct OnChain {
     /// The internal route the on-chain worker posts each request to
     /// ([`neosl_api::onchain::FulfilRequest`]).
     pub fulfil_path: &'static str,
+    /// The internal route the on-chain worker asks, each round, for the calls the service
+    /// wants made on its contract (sent from the worker's TEE account), if it pushes
+    /// ([`neosl_api::onchain::PushRequest`]).
+    pub push_path: Option<&'static str>,
     /// The fee charged to the requesting contract's GasBank account.
     pub fee: &'static str,
     /// The purpose of the published key whose signatures the gateway checks.

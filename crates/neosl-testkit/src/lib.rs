@@ -5,6 +5,9 @@
 //! created on first use under `target/neosl-tools/`, reused afterwards, rebuilt when the
 //! requirements change, and guarded by a file lock so that parallel test binaries build it once.
 //! Nothing here is skipped when a tool is missing: a test that needs a tool installs it or fails.
+//!
+//! [`exchanges`] runs local exchange servers in each exchange's own wire format for the
+//! DataFeeds tests (the real exchanges cannot be reached from a test machine).
 
 use std::fs::{self, File};
 use std::io::Write as _;
@@ -12,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+
+pub mod exchanges;
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {

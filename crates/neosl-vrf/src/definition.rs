@@ -40,6 +40,7 @@ pub const DECLARATION: Declaration = Declaration {
         service_id: neosl_contracts::vrf::SERVICE_ID,
         request_event: Some("VRFRequest"),
         fulfil_path: "/vrf/fulfil",
+        push_path: None,
         fee: "vrf",
         tee_key: FULFILMENT_KEY,
     }),

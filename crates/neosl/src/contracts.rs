@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::Submitter;
-use neosl_contracts::{EXAMPLE_CONSUMER, GATEWAY, VRF_SERVICE};
+use neosl_contracts::{DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY, VRF_SERVICE};
 use neosl_neo::param::ContractParameter as P;
 
 pub use neosl_contracts::Deployed;
@@ -34,8 +34,8 @@ pub fn load(dir: &Path) -> Result<Option<Deployed>> {
     }
 }
 
-/// Deploys the gateway (owned by `owner`), the VRF service and the example consumer, and
-/// registers the VRF service with the gateway.
+/// Deploys the gateway (owned by `owner`), the service contracts (VRF, DataFeeds) and the
+/// example consumer, and registers the services with the gateway.
 pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<Deployed> {
     let deployed_at = submitter.rpc().get_block_count().await?.saturating_sub(1);
     let deploy = |contract: neosl_contracts::Contract, data: P| {
@@ -54,23 +54,27 @@ pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<D
     };
     let gateway = deploy(GATEWAY, P::Hash160(owner.account())).await?;
     let vrf_service = deploy(VRF_SERVICE, P::Hash160(gateway)).await?;
+    let datafeeds_service = deploy(DATAFEEDS_SERVICE, P::Hash160(gateway)).await?;
     let example_consumer = deploy(EXAMPLE_CONSUMER, P::Hash160(gateway)).await?;
-    call_as(
-        submitter,
-        owner,
-        &gateway,
-        "registerService",
-        &[
-            P::String(neosl_contracts::vrf::SERVICE_ID.into()),
-            P::Hash160(vrf_service),
-        ],
-    )
-    .await?;
+    for (service_id, contract) in [
+        (neosl_contracts::vrf::SERVICE_ID, vrf_service),
+        (neosl_contracts::datafeeds::SERVICE_ID, datafeeds_service),
+    ] {
+        call_as(
+            submitter,
+            owner.clone(),
+            &gateway,
+            "registerService",
+            &[P::String(service_id.into()), P::Hash160(contract)],
+        )
+        .await?;
+    }
     Ok(Deployed {
         network: submitter.network(),
         deployed_at,
         gateway,
         vrf_service,
         example_consumer,
+        datafeeds_service,
     })
 }

@@ -197,6 +197,8 @@ impl Platform {
             notices,
         };
         let mut built: Vec<(&'static str, Router)> = Vec::new();
+        // The own checks of services without a listener, shown by the public listeners.
+        let mut unseen: Vec<Arc<dyn Readiness>> = Vec::new();
         for (service, material, listens) in plans {
             let name = service.name();
             let tls = material
@@ -241,6 +243,16 @@ impl Platform {
                 Arc::new(SecretsReadiness::of(&secrets, service.secrets())),
             ];
             readiness.extend(chain_readiness.clone());
+            if !listens {
+                unseen.extend(started.readiness.iter().map(|check| {
+                    Arc::new(InProcessCheck {
+                        service: name,
+                        check: check.clone(),
+                    }) as Arc<dyn Readiness>
+                }));
+            } else if service.reach() == Reach::Public {
+                readiness.extend(unseen.iter().cloned());
+            }
             readiness.extend(started.readiness);
             let metrics_token_hash = service
                 .declaration()
@@ -361,6 +373,36 @@ impl Platform {
 
 /// How `caller` reaches `service`: its router when it runs in this process, else its
 /// configured URL (over mutual TLS with the caller's certificate when there is one).
+/// A check of an in-process service that has no listener of its own, shown on the public
+/// listener's `/ready` as a warning: the public service answers, and the operator sees what
+/// the service behind it lacks (an unregistered TEE account, a pair without quorum).
+struct InProcessCheck {
+    service: &'static str,
+    check: Arc<dyn Readiness>,
+}
+
+#[async_trait::async_trait]
+impl Readiness for InProcessCheck {
+    fn name(&self) -> &str {
+        self.service
+    }
+
+    async fn check(&self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+
+    async fn warning(&self) -> Option<String> {
+        match self.check.check().await {
+            Err(reason) => Some(format!("{}: {reason}", self.check.name())),
+            Ok(()) => self
+                .check
+                .warning()
+                .await
+                .map(|w| format!("{}: {w}", self.check.name())),
+        }
+    }
+}
+
 fn transport_to(
     service: &str,
     caller: &str,

@@ -117,6 +117,11 @@ enum Command {
         #[command(subcommand)]
         command: VrfCommand,
     },
+    /// DataFeeds prices: every pair's state (free), or one pair's signed latest round (paid).
+    Prices {
+        /// A pair (`BTC/USD` or `BTC-USD`); without one, every pair.
+        pair: Option<String>,
+    },
     /// Contracts' on-chain requests and where each one is.
     Requests {
         #[command(subcommand)]
@@ -637,6 +642,84 @@ async fn run(cli: Cli) -> Result<()> {
                 }
             }
         },
+        Command::Prices { pair: None } => {
+            let data = client
+                .send(Method::GET, "/datafeeds/prices", None, false, &[])
+                .await?;
+            print(&data, &|d| {
+                println!(
+                    "{:<10} {:<13} {:>22} {:>7} {:<9} reason",
+                    "pair", "state", "price", "round", "on chain"
+                );
+                for p in d["prices"].as_array().into_iter().flatten() {
+                    let latest = &p["latest"];
+                    println!(
+                        "{:<10} {:<13} {:>22} {:>7} {:<9} {}",
+                        p["pair"].as_str().unwrap_or(""),
+                        p["state"].as_str().unwrap_or(""),
+                        latest["price_decimal"].as_str().unwrap_or("-"),
+                        latest["round_id"]
+                            .as_u64()
+                            .map_or("-".into(), |r| r.to_string()),
+                        if latest["on_chain"] == true {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                        p["reason"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        Command::Prices { pair: Some(pair) } => {
+            let path = format!("/datafeeds/prices/{}", pair.replace('/', "-"));
+            let data = client.send(Method::GET, &path, None, true, &[]).await?;
+            print(&data, &|p| {
+                let r = &p["latest"];
+                let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+                println!("pair       {} ({})", text(&p["pair"]), text(&p["state"]));
+                if r.is_null() {
+                    println!("no round yet");
+                    return;
+                }
+                println!(
+                    "price      {} ({} decimals: {})",
+                    text(&r["price_decimal"]),
+                    r["decimals"],
+                    text(&r["price"])
+                );
+                println!(
+                    "round      {} ({}, Unix ms {})",
+                    r["round_id"],
+                    text(&r["reason"]),
+                    r["timestamp"]
+                );
+                let used: Vec<&str> = r["sources_used"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s.as_str())
+                    .collect();
+                println!("sources    {}", used.join(", "));
+                for d in r["sources_dropped"].as_array().into_iter().flatten() {
+                    println!("dropped    {} ({})", text(&d["source"]), text(&d["reason"]));
+                }
+                println!("signature  {}", text(&r["signature"]));
+                println!(
+                    "signed for network {} contract {}",
+                    r["network"],
+                    text(&r["contract"])
+                );
+                println!(
+                    "on chain   {}",
+                    if r["on_chain"] == true {
+                        "yes"
+                    } else {
+                        "not yet"
+                    }
+                );
+            });
+        }
         Command::Requests { command } => match command {
             RequestsCommand::List {
                 contract,
