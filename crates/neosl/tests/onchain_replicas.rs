@@ -1,7 +1,8 @@
 //! Exactly once under crashes: a burst of contracts' requests served by two `neosl serve`
 //! replicas on one PostgreSQL, one of them killed with SIGKILL midway and started again. Every
 //! request is fulfilled once on chain, its words stored by the consumer, and its fee charged
-//! once.
+//! once. Meanwhile both replicas run DataFeeds on moving prices: every round is made once,
+//! numbered without gaps across the crash, and each update reaches the contract once.
 
 mod common;
 
@@ -19,6 +20,7 @@ use neosl_neo::param::ContractParameter as P;
 use neosl_neo::script::ScriptBuilder;
 use neosl_runtime::db::Database;
 use neosl_testkit::TempDir;
+use neosl_testkit::exchanges::Exchanges;
 use num_bigint::BigInt;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -117,8 +119,32 @@ async fn a_burst_is_fulfilled_exactly_once_by_two_replicas_while_one_is_killed()
     ];
     let replica_a = TempDir::new("neosl-burst-a").expect("temp dir");
     let replica_b = TempDir::new("neosl-burst-b").expect("temp dir");
-    let a = common::serve(&replica_a, &[], &env).expect("replica a");
-    let b = common::serve(&replica_b, &[], &env).expect("replica b");
+    // Both replicas read BTC/USD from the same local exchanges.
+    let exchanges = Exchanges::start().await.expect("exchanges");
+    let btc = [
+        ("binance", "BTCUSDT"),
+        ("okx", "BTC-USDT"),
+        ("kucoin", "BTC-USDT"),
+    ];
+    let set_btc = |price: u64| {
+        for (e, symbol) in btc {
+            exchanges.set_price(e, symbol, &price.to_string());
+        }
+    };
+    set_btc(100_000);
+    let config = replica_a.path().join("neosl.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[datafeeds]\ninterval_ms = 200\nretries = 0\n\n{}\n[[datafeeds.pairs]]\npair = \"BTC/USD\"\n[datafeeds.pairs.sources]\nbinance = \"BTCUSDT\"\nokx = \"BTC-USDT\"\nkucoin = \"BTC-USDT\"\n",
+            exchanges.settings_toml()
+        ),
+    )
+    .expect("config");
+    let config = config.display().to_string();
+    let args = ["--config", config.as_str()];
+    let a = common::serve(&replica_a, &args, &env).expect("replica a");
+    let b = common::serve(&replica_b, &args, &env).expect("replica b");
 
     let http = reqwest::Client::new();
     let gateway = b.urls["gateway"].clone();
@@ -200,8 +226,11 @@ async fn a_burst_is_fulfilled_exactly_once_by_two_replicas_while_one_is_killed()
         },
     )
     .await;
+    set_btc(102_000);
     kill_9(a);
-    let a = common::serve(&replica_a, &[], &env).expect("replica a again");
+    set_btc(104_000);
+    let a = common::serve(&replica_a, &args, &env).expect("replica a again");
+    set_btc(106_000);
     let end = neosl_testkit::wait_until(
         Duration::from_secs(300),
         "every request to be fulfilled",
@@ -258,6 +287,53 @@ async fn a_burst_is_fulfilled_exactly_once_by_two_replicas_while_one_is_killed()
     assert_eq!(account.balance, paid - REQUESTS as i64 * VRF_FEE);
     assert_eq!(account.reserved, 0);
     assert!(bank.check_invariants().await.expect("check").is_empty());
+
+    // DataFeeds: the last price reaches the contract; every round was made once, numbered
+    // 1, 2, 3, … without gaps, and no update was sent twice (a second one faults on chain and
+    // would leave a failed push).
+    let feeds = deployed.datafeeds_service;
+    neosl_testkit::wait_until(
+        Duration::from_secs(60),
+        "the last BTC/USD price on chain",
+        || async {
+            let latest = neosl::contracts::read(
+                &rpc,
+                &feeds,
+                "getLatestPrice",
+                &[P::String("BTC/USD".into())],
+            )
+            .await
+            .ok()?;
+            (latest.as_array()?.first()?.as_integer()? == BigInt::from(10_600_000_000_000i64))
+                .then_some(())
+        },
+    )
+    .await;
+    let rounds: Vec<i64> = sqlx::query(
+        "SELECT round_id FROM datafeeds_rounds WHERE pair = 'BTC/USD' ORDER BY round_id",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("rounds")
+    .iter()
+    .map(|r| r.get::<i64, _>(0))
+    .collect();
+    assert_eq!(rounds, (1..=rounds.len() as i64).collect::<Vec<_>>());
+    assert!(rounds.len() >= 3, "a round per price seen: {rounds:?}");
+    let pushes: Vec<(String, i64)> = sqlx::query(
+        "SELECT state, COUNT(*) FROM chain_work WHERE kind = 'onchain.push' GROUP BY state ORDER BY state",
+    )
+    .fetch_all(db.pool())
+    .await
+    .expect("pushes")
+    .iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+    .collect();
+    assert!(
+        pushes.iter().any(|(state, _)| state == "confirmed")
+            && !pushes.iter().any(|(state, _)| state == "failed"),
+        "pushes landed, none twice: {pushes:?}"
+    );
 
     a.stop();
     b.stop();

@@ -91,6 +91,7 @@ const POOL_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f10111213141516171819
 const VRF_KEY_HEX: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
 const GASBANK_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
 const JWT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+const DATAFEEDS_KEY_HEX: &str = "7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d";
 const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
 
 fn published(running: &Running, service: &str) -> Vec<Value> {
@@ -110,6 +111,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
+        ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -133,6 +135,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
+        ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &exposed, &env2).expect("starts");
@@ -158,6 +161,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         &vrf_b64,
         JWT_KEY_HEX,
         GASBANK_KEY_HEX,
+        DATAFEEDS_KEY_HEX,
     ] {
         assert!(!all.contains(needle), "a secret leaked into the output");
     }
@@ -180,6 +184,7 @@ fn enclave_mode_refuses_to_start_without_injection() {
         ("JWT_SIGNING_KEY", JWT_KEY_HEX),
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
+        ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()
