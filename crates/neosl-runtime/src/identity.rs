@@ -154,3 +154,34 @@ mod tests {
         assert!(dev.check_claim(Some("Bad Name")).is_err());
     }
 }
+
+/// The header through which the gateway names the end user of a forwarded request.
+pub const USER_HEADER: &str = "x-user-id";
+
+/// The end user a request is for: named by the gateway (and only the gateway) in
+/// [`USER_HEADER`] on routes it forwards with `Access::User` or `Access::Paid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndUser(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for EndUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if caller.service_id != "gateway" {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this route is reached through the gateway",
+            ));
+        }
+        let user = parts
+            .headers
+            .get(USER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|u| !u.is_empty() && u.len() <= 128)
+            .ok_or_else(|| {
+                ApiError::new(ErrorCode::Unauthenticated, "the gateway must name the user")
+            })?;
+        Ok(Self(user.to_owned()))
+    }
+}

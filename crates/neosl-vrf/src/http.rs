@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::routing::{get, post};
 use neosl_runtime::error::{ApiJson, ApiQuery};
 use neosl_runtime::identity::Caller;
@@ -13,35 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{RandomResult, RecordedRequest, Verification, VrfService};
 
-/// The header through which the gateway names the end user.
-pub const USER_HEADER: &str = "x-user-id";
-
-/// The end user a request is for: named by the gateway (and only the gateway).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndUser(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for EndUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        if caller.service_id != "gateway" {
-            return Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "the VRF service is reached through the gateway",
-            ));
-        }
-        let user = parts
-            .headers
-            .get(USER_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|u| !u.is_empty() && u.len() <= 128)
-            .ok_or_else(|| {
-                ApiError::new(ErrorCode::Unauthenticated, "the gateway must name the user")
-            })?;
-        Ok(Self(user.to_owned()))
-    }
-}
+pub use neosl_runtime::identity::{EndUser, USER_HEADER};
 
 #[derive(Deserialize)]
 struct RandomRequest {

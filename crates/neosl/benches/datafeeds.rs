@@ -231,7 +231,7 @@ async fn main() {
                 .executions
                 .iter()
                 .flat_map(|e| e.notifications.iter())
-                .filter(|n| n.name == "PriceUpdated")
+                .filter(|n| n.eventname == "PriceUpdated")
                 .count();
             if pushed == 0 {
                 continue;
