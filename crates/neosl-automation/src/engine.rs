@@ -100,34 +100,26 @@ fn owner_of(account: &str) -> Owner {
     }
 }
 
-/// The value of a stack item as the filters compare it: integers in decimal, byte strings as
-/// UTF-8 when they are text and as `0x` hex otherwise, and also as a script hash (display form)
-/// when they are 20 bytes.
+/// The value of a stack item as the filters compare it, by its type: an integer in decimal, a
+/// boolean as `true`/`false`, a byte string as its UTF-8 text, as `0x` hex, or (20 bytes) as a
+/// script hash in display form. An integer never matches as bytes (50 is not "2").
 fn item_matches(item: &StackItem, expected: &str) -> bool {
-    if let Some(n) = item.as_integer()
-        && n.to_string() == expected
-    {
-        return true;
+    match item {
+        StackItem::Integer(n) => n.to_string() == expected,
+        StackItem::Boolean(b) => b.to_string() == expected,
+        StackItem::ByteString(b) | StackItem::Buffer(b) => {
+            std::str::from_utf8(b).is_ok_and(|s| s == expected)
+                || expected
+                    .strip_prefix("0x")
+                    .is_some_and(|h| h.eq_ignore_ascii_case(&hex::encode(b)))
+                || <[u8; 20]>::try_from(b.as_slice()).is_ok_and(|bytes| {
+                    UInt160::from_le_bytes(bytes)
+                        .to_string()
+                        .eq_ignore_ascii_case(expected)
+                })
+        }
+        _ => false,
     }
-    if let Some(b) = item.as_bytes() {
-        if std::str::from_utf8(&b).is_ok_and(|s| s == expected) {
-            return true;
-        }
-        if expected
-            .strip_prefix("0x")
-            .is_some_and(|h| h.eq_ignore_ascii_case(&hex::encode(&b)))
-        {
-            return true;
-        }
-        if let Ok(bytes) = <[u8; 20]>::try_from(b.as_slice())
-            && UInt160::from_le_bytes(bytes)
-                .to_string()
-                .eq_ignore_ascii_case(expected)
-        {
-            return true;
-        }
-    }
-    item.as_bool().is_some_and(|v| v.to_string() == expected)
 }
 
 impl Automation {
