@@ -4,6 +4,10 @@ requestRandom(numWords) asks the ServiceLayerGateway for verifiable random words
 calls back onRandom, which accepts calls from the gateway only and stores the words;
 getRandom(requestId) returns them. The gateway is fixed at deployment (deploy data).
 
+scheduleAutomation(trigger) registers an Automation trigger owned by this contract (the trigger
+as JSON bytes); onAutomation stores the answer (the trigger id, or the refusal's code) and
+getAutomation(requestId) returns [success, result].
+
 readPrice(pair, maxAgeSeconds) is the safe way to read a DataFeeds price: it finds the
 DataFeedsService through the gateway and calls getPriceNoOlderThan, which faults when the latest
 price is older than the bound, so a stale price can never be used by mistake.
@@ -18,6 +22,7 @@ from boa3.sc.utils import CreateNewEvent, call_contract, to_bytes
 
 GATEWAY = b'g'
 WORDS = b'w'
+AUTOMATION = b'a'
 
 RandomReceived = CreateNewEvent(
     [('requestId', int), ('numWords', int)],
@@ -58,6 +63,28 @@ def on_random(request_id: int, success: bool, result: bytes):
 @public(name='getRandom', safe=True)
 def get_random(request_id: int) -> list:
     stored = storage.get(words_key(request_id))
+    if len(stored) == 0:
+        return []
+    return cast(list, StdLib.deserialize(stored))
+
+
+@public(name='scheduleAutomation')
+def schedule_automation(trigger: bytes) -> int:
+    request_id = call_contract(storage.get_uint160(GATEWAY), 'requestService', ['automation', trigger, 'onAutomation'],
+                               CallFlags.ALL)
+    return cast(int, request_id)
+
+
+@public(name='onAutomation')
+def on_automation(request_id: int, success: bool, result: bytes):
+    assert runtime.calling_script_hash == storage.get_uint160(GATEWAY), 'gateway only'
+    answer: list = [success, result]
+    storage.put(AUTOMATION + to_bytes(StdLib.itoa(request_id)), StdLib.serialize(answer))
+
+
+@public(name='getAutomation', safe=True)
+def get_automation(request_id: int) -> list:
+    stored = storage.get(AUTOMATION + to_bytes(StdLib.itoa(request_id)))
     if len(stored) == 0:
         return []
     return cast(list, StdLib.deserialize(stored))

@@ -9,9 +9,13 @@ use axum::http::Method;
 use neosl_accountpool_api::AccountPoolClient;
 use neosl_chain::events::{EventFilter, EventStream, StreamConfig};
 use neosl_chainwork::{DbCursor, Outbox};
+use neosl_crypto::SecretKey;
 use neosl_gasbank::GasBank;
-use neosl_runtime::Service;
-use neosl_runtime::service::{Access, Declaration, FeeRule, PublicRoute, ServiceContext, Started};
+use neosl_runtime::attestation::PublishedKey;
+use neosl_runtime::service::{
+    Access, Declaration, FeeRule, OnChain, PublicRoute, ServiceContext, Started,
+};
+use neosl_runtime::{SecretSpec, SecretStore, Service};
 
 use crate::engine::{Automation, FEE};
 use crate::settings::AutomationSettings;
@@ -19,6 +23,24 @@ use crate::store::Store;
 
 /// The fee of one execution (0.0005 GAS, seed 004 §3.4), charged with the chain fees it caused.
 pub const AUTOMATION_FEE: FeeRule = FeeRule::flat(FEE, 50_000);
+
+/// The key that signs Automation's answers to contracts (trigger registrations on chain).
+pub const AUTOMATION_SIGNING_KEY: SecretSpec = SecretSpec {
+    name: "AUTOMATION_SIGNING_KEY",
+    description: "Automation signing key (P-256 scalar, 32 bytes)",
+    min_len: 32,
+    exact_len: Some(32),
+    group: None,
+};
+
+/// The purpose of the published key (registered as the service's TEE key on the gateway).
+pub const SIGNING_KEY: &str = "automation";
+
+fn key(secrets: &SecretStore) -> anyhow::Result<SecretKey> {
+    secrets
+        .use_secret(AUTOMATION_SIGNING_KEY.name, SecretKey::from_slice)?
+        .context("AUTOMATION_SIGNING_KEY is not a valid P-256 private key")
+}
 
 /// The Automation service's constants.
 pub const DECLARATION: Declaration = Declaration {
@@ -43,7 +65,16 @@ pub const DECLARATION: Declaration = Declaration {
             Access::User,
         ),
     ],
+    secrets: &[AUTOMATION_SIGNING_KEY],
     fees: &[AUTOMATION_FEE],
+    on_chain: Some(OnChain {
+        service_id: neosl_contracts::AUTOMATION_SERVICE_ID,
+        request_event: None,
+        fulfil_path: "/automation/fulfil",
+        push_path: None,
+        fee: FEE,
+        tee_key: SIGNING_KEY,
+    }),
     ..Declaration::new("automation", "127.0.0.1:8085")
 };
 
@@ -55,6 +86,13 @@ pub struct Definition;
 impl Service for Definition {
     fn declaration(&self) -> &'static Declaration {
         &DECLARATION
+    }
+
+    fn published_keys(&self, secrets: &SecretStore) -> anyhow::Result<Vec<PublishedKey>> {
+        Ok(vec![PublishedKey::new(
+            SIGNING_KEY,
+            &key(secrets)?.public_key(),
+        )])
     }
 
     fn check_settings(&self, settings: &neosl_runtime::config::Settings) -> Result<(), String> {
@@ -86,17 +124,23 @@ impl Service for Definition {
             });
         let datafeeds = context.peer("datafeeds").and_then(|p| p.transport.clone());
         let tick = Duration::from_millis(settings.tick_ms.max(50));
-        let automation = Arc::new(Automation::new(
-            store,
-            bank,
-            outbox.clone(),
-            context.chain.clone(),
-            pool,
-            datafeeds,
-            context.fees.clone(),
-            context.clock.clone(),
-            settings,
-        ));
+        let signing = key(&context.secrets)?
+            .signing_key()
+            .context("preparing the Automation key")?;
+        let automation = Arc::new(
+            Automation::new(
+                store,
+                bank,
+                outbox.clone(),
+                context.chain.clone(),
+                pool,
+                datafeeds,
+                context.fees.clone(),
+                context.clock.clone(),
+                settings,
+            )
+            .with_signing_key(signing),
+        );
         let mut started = Started::new(crate::http::router(automation.clone())).job(
             "automation-engine",
             automation.clone().run(context.shutdown.clone()),

@@ -67,6 +67,8 @@ pub struct Automation {
     pub(crate) settings: AutomationSettings,
     pub(crate) replica: String,
     account: tokio::sync::Mutex<Option<SenderAccount>>,
+    /// Signs answers to contracts' registrations.
+    key: Option<neosl_crypto::ecdsa::SigningKey>,
 }
 
 impl std::fmt::Debug for Automation {
@@ -148,7 +150,63 @@ impl Automation {
             settings,
             replica: uuid::Uuid::new_v4().to_string(),
             account: tokio::sync::Mutex::new(None),
+            key: None,
         }
+    }
+
+    /// With the key that signs answers to contracts.
+    pub fn with_signing_key(mut self, key: neosl_crypto::ecdsa::SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Serves a contract's registration through the gateway: the payload is the trigger as
+    /// JSON, owned by the requesting contract (its GasBank account pays); the result is the
+    /// trigger id, or — `success = false` — the refusal's stable code.
+    pub async fn fulfil(
+        &self,
+        request: &neosl_api::onchain::FulfilRequest,
+    ) -> Result<neosl_api::onchain::FulfilAnswer, AutomationError> {
+        use neosl_runtime::error::DomainError as _;
+        let requester = contract_hash(&request.requester)?;
+        let outcome = match hex::decode(&request.payload)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<TriggerSpec>(&bytes).ok())
+        {
+            None => Err(AutomationError::InvalidTrigger(
+                "the payload is not a trigger".into(),
+            )),
+            Some(spec) => self.register(&format!("contract:{requester}"), spec).await,
+        };
+        let (success, result) = match outcome {
+            Ok(trigger) => (true, trigger.id.into_bytes()),
+            Err(e @ (AutomationError::Database(_) | AutomationError::ChainUnavailable(_))) => {
+                // Not the contract's mistake: answered later, when the service can.
+                return Err(e);
+            }
+            Err(e) => (false, e.code().as_bytes().to_vec()),
+        };
+        let gateway = UInt160::parse_display(&request.gateway)
+            .map_err(|e| AutomationError::InvalidTrigger(e.to_string()))?;
+        let message = neosl_contracts::gateway::fulfilment_message(
+            request.network,
+            &gateway,
+            request.request_id,
+            success,
+            &result,
+        );
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| AutomationError::Database("no signing key".into()))?;
+        let signature = key
+            .sign(&message)
+            .map_err(|e| AutomationError::Database(e.to_string()))?;
+        Ok(neosl_api::onchain::FulfilAnswer {
+            success,
+            result: hex::encode(result),
+            signature: hex::encode(signature.to_bytes()),
+        })
     }
 
     /// The store.

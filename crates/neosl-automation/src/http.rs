@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use neosl_runtime::ApiError;
 use neosl_runtime::error::{ApiJson, ApiQuery};
-use neosl_runtime::identity::EndUser;
+use neosl_runtime::identity::{Caller, EndUser};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Automation;
@@ -69,6 +69,7 @@ pub fn router(automation: Arc<Automation>) -> Router {
         .route("/automation/triggers/{id}/enable", post(enable))
         .route("/automation/triggers/{id}/disable", post(disable))
         .route("/automation/triggers/{id}/executions", get(executions))
+        .route("/automation/fulfil", post(fulfil))
         .with_state(automation)
 }
 
@@ -136,4 +137,19 @@ async fn executions(
         executions: a.store().firings(&id, limit(q.limit)?).await?,
         trigger_id: id,
     }))
+}
+
+/// Only the on-chain worker serves contracts' registrations.
+async fn fulfil(
+    State(a): Auto,
+    caller: Caller,
+    ApiJson(r): ApiJson<neosl_api::onchain::FulfilRequest>,
+) -> Result<ApiJson<neosl_api::onchain::FulfilAnswer>, ApiError> {
+    if caller.service_id != "onchain" {
+        return Err(ApiError::new(
+            neosl_runtime::ErrorCode::Forbidden,
+            "only the on-chain worker serves contracts' registrations",
+        ));
+    }
+    Ok(ApiJson(a.fulfil(&r).await?))
 }

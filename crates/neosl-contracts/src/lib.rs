@@ -6,6 +6,8 @@
 //!   TEE keys sign, the `fulfillRequest` call, reading `getRequest`.
 //! - [`vrf`]: the `VRFService` payload and the result delivered to callbacks.
 //! - [`datafeeds`]: the `DataFeedsService` update message and `updatePrices` arguments.
+//!
+//! `AutomationService` needs no wire format of its own: its payload is the trigger's JSON.
 
 pub mod datafeeds;
 pub mod gateway;
@@ -70,11 +72,22 @@ pub const GATEWAY: Contract = built!("ServiceLayerGateway", "service_layer_gatew
 pub const VRF_SERVICE: Contract = built!("VRFService", "vrf_service");
 /// The DataFeeds service's contract.
 pub const DATAFEEDS_SERVICE: Contract = built!("DataFeedsService", "datafeeds_service");
+/// The service id the gateway contract knows Automation by.
+pub const AUTOMATION_SERVICE_ID: &str = "automation";
+
+/// The Automation service's contract.
+pub const AUTOMATION_SERVICE: Contract = built!("AutomationService", "automation_service");
 /// The consumer a dApp developer copies.
 pub const EXAMPLE_CONSUMER: Contract = built!("ExampleConsumer", "example_consumer");
 
 /// Every contract the platform deploys, in deployment order.
-pub const ALL: [Contract; 4] = [GATEWAY, VRF_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER];
+pub const ALL: [Contract; 5] = [
+    GATEWAY,
+    VRF_SERVICE,
+    DATAFEEDS_SERVICE,
+    AUTOMATION_SERVICE,
+    EXAMPLE_CONSUMER,
+];
 
 /// Where the platform's contracts are on one network (kept as `contracts.json` in the data
 /// directory by `neosl devnet` and `neosl contracts deploy`; `neosl serve` reads it).
@@ -94,6 +107,9 @@ pub struct Deployed {
     /// `DataFeedsService` (zero in a `contracts.json` written before it existed).
     #[serde(default)]
     pub datafeeds_service: neosl_neo::UInt160,
+    /// `AutomationService` (zero in an older `contracts.json`).
+    #[serde(default)]
+    pub automation_service: neosl_neo::UInt160,
 }
 
 impl Deployed {
@@ -101,11 +117,12 @@ impl Deployed {
     pub const FILE: &'static str = "contracts.json";
 
     /// Each contract's name and hash.
-    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 4] {
+    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 5] {
         [
             (GATEWAY.name, self.gateway),
             (VRF_SERVICE.name, self.vrf_service),
             (DATAFEEDS_SERVICE.name, self.datafeeds_service),
+            (AUTOMATION_SERVICE.name, self.automation_service),
             (EXAMPLE_CONSUMER.name, self.example_consumer),
         ]
     }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::Submitter;
-use neosl_contracts::{DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY, VRF_SERVICE};
+use neosl_contracts::{
+    AUTOMATION_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY, VRF_SERVICE,
+};
 use neosl_neo::param::ContractParameter as P;
 
 pub use neosl_contracts::Deployed;
@@ -55,10 +57,12 @@ pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<D
     let gateway = deploy(GATEWAY, P::Hash160(owner.account())).await?;
     let vrf_service = deploy(VRF_SERVICE, P::Hash160(gateway)).await?;
     let datafeeds_service = deploy(DATAFEEDS_SERVICE, P::Hash160(gateway)).await?;
+    let automation_service = deploy(AUTOMATION_SERVICE, P::Hash160(gateway)).await?;
     let example_consumer = deploy(EXAMPLE_CONSUMER, P::Hash160(gateway)).await?;
     for (service_id, contract) in [
         (neosl_contracts::vrf::SERVICE_ID, vrf_service),
         (neosl_contracts::datafeeds::SERVICE_ID, datafeeds_service),
+        (neosl_contracts::AUTOMATION_SERVICE_ID, automation_service),
     ] {
         call_as(
             submitter,
@@ -76,5 +80,6 @@ pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<D
         vrf_service,
         example_consumer,
         datafeeds_service,
+        automation_service,
     })
 }

@@ -440,6 +440,123 @@ async fn triggers_fire_exactly_once_and_say_why_when_they_do_not() {
     common::dev_credit("poor@example.org", 100_000_000, &env);
     poor.until(&id(&unpaid), "executed", 1).await;
 
+    // The same through slcli.
+    let slcli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_slcli"))
+            .args(args)
+            .env("SLCLI_URL", &url)
+            .env("SLCLI_TOKEN", &user.token)
+            .env_remove("SLCLI_API_KEY")
+            .output()
+            .expect("slcli runs");
+        assert!(
+            out.status.success(),
+            "slcli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let listed = slcli(&["automation", "list"]);
+    assert!(
+        listed.contains("ping 7") && listed.contains("disabled"),
+        "{listed}"
+    );
+    let runs = slcli(&["automation", "executions", &id(&price)]);
+    assert!(runs.contains("executed"), "{runs}");
+
+    // A contract registers its own trigger on chain through the gateway contract; its GasBank
+    // account pays. The trigger adds 7 to the counter every 2 s.
+    let deployed: neosl_contracts::Deployed = serde_json::from_slice(
+        &std::fs::read(data_dir.join(neosl_contracts::Deployed::FILE)).expect("contracts.json"),
+    )
+    .expect("json");
+    let consumer = deployed.example_consumer;
+    let paid = user
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/gasbank/pay-contract",
+            Some(json!({"contract": consumer.to_string(), "amount": 10 * 100_000_000i64, "reference": "fund-consumer"})),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    let before = neosl::contracts::read(&rpc, &counter, "total", &[])
+        .await
+        .expect("total")
+        .as_integer()
+        .expect("integer");
+    let on_chain_trigger = json!({"name": "from a contract", "condition": {"type": "cron", "expression": "*/2 * * * * *"},
+                                  "action": counter_call(&counter, 7)});
+    let mut sb = neosl_neo::script::ScriptBuilder::new();
+    neosl_neo::contract::call(
+        &mut sb,
+        &consumer,
+        "scheduleAutomation",
+        neosl_neo::contract::CallFlags::ALL,
+        &[P::ByteArray(on_chain_trigger.to_string().into_bytes())],
+    )
+    .expect("script");
+    let tx = submitter
+        .build(
+            sb.into_bytes(),
+            &[neosl_chain::submit::SignerEntry::called_by_entry(
+                alice.clone(),
+            )],
+            vec![],
+        )
+        .await
+        .expect("built");
+    submitter
+        .send_with_retry(&tx, Duration::from_secs(30))
+        .await
+        .expect("sent");
+    let outcome = submitter
+        .wait(&tx, Duration::from_secs(30))
+        .await
+        .expect("included");
+    assert!(outcome.halted(), "{:?}", outcome.exception);
+    let request_id = outcome.stack[0].as_integer().expect("request id");
+    let answer = neosl_testkit::wait_until(
+        Duration::from_secs(60),
+        "the registration's callback",
+        || async {
+            let stored = neosl::contracts::read(
+                &rpc,
+                &consumer,
+                "getAutomation",
+                &[P::Integer(request_id.clone())],
+            )
+            .await
+            .ok()?;
+            let fields = stored.as_array()?.to_vec();
+            (fields.len() == 2).then_some(fields)
+        },
+    )
+    .await;
+    assert_eq!(answer[0].as_bool(), Some(true), "registered: {answer:?}");
+    let trigger_id = String::from_utf8(answer[1].as_bytes().expect("bytes")).expect("text");
+    assert_eq!(trigger_id.len(), 36, "a trigger id: {trigger_id}");
+    neosl_testkit::wait_until(
+        Duration::from_secs(60),
+        "the contract's trigger to run",
+        || async {
+            let total = neosl::contracts::read(&rpc, &counter, "total", &[])
+                .await
+                .ok()?
+                .as_integer()?;
+            (total >= before.clone() + 14).then_some(())
+        },
+    )
+    .await;
+    // A user cannot see or change a contract's trigger.
+    let hidden = user
+        .call(
+            reqwest::Method::POST,
+            &format!("/automation/triggers/{trigger_id}/disable"),
+            None,
+        )
+        .await;
+    assert_eq!(hidden.status, 404);
+
     // Only the owner sees a trigger.
     let foreign = poor
         .call(

@@ -92,6 +92,7 @@ const VRF_KEY_HEX: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a6
 const GASBANK_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
 const JWT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const DATAFEEDS_KEY_HEX: &str = "7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d";
+const AUTOMATION_KEY_HEX: &str = "4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c";
 const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
 
 fn published(running: &Running, service: &str) -> Vec<Value> {
@@ -112,6 +113,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
+        ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -136,6 +138,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
+        ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &exposed, &env2).expect("starts");
@@ -162,6 +165,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         JWT_KEY_HEX,
         GASBANK_KEY_HEX,
         DATAFEEDS_KEY_HEX,
+        AUTOMATION_KEY_HEX,
     ] {
         assert!(!all.contains(needle), "a secret leaked into the output");
     }
@@ -185,6 +189,7 @@ fn enclave_mode_refuses_to_start_without_injection() {
         ("GASBANK_MASTER_KEY", GASBANK_KEY_HEX),
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
+        ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()

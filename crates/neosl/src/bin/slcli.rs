@@ -122,10 +122,51 @@ enum Command {
         /// A pair (`BTC/USD` or `BTC-USD`); without one, every pair.
         pair: Option<String>,
     },
+    /// Automation triggers and what each firing did.
+    Automation {
+        #[command(subcommand)]
+        command: AutomationCommand,
+    },
     /// Contracts' on-chain requests and where each one is.
     Requests {
         #[command(subcommand)]
         command: RequestsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AutomationCommand {
+    /// Your triggers.
+    List,
+    /// Registers the trigger in a JSON file (`-` for standard input).
+    Create {
+        /// The file.
+        file: String,
+    },
+    /// One trigger.
+    Show {
+        /// Its id.
+        id: String,
+    },
+    /// Every firing of a trigger with its outcome.
+    Executions {
+        /// Its id.
+        id: String,
+    },
+    /// Enables a trigger (a paused one too).
+    Enable {
+        /// Its id.
+        id: String,
+    },
+    /// Disables a trigger.
+    Disable {
+        /// Its id.
+        id: String,
+    },
+    /// Deletes a trigger (its firings stay on record).
+    Delete {
+        /// Its id.
+        id: String,
     },
 }
 
@@ -719,6 +760,128 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 );
             });
+        }
+        Command::Automation { command } => {
+            let show_trigger = |t: &Value| {
+                println!(
+                    "{:<36}  {:<9} {:<9} {}{}",
+                    t["id"].as_str().unwrap_or(""),
+                    t["kind"].as_str().unwrap_or(""),
+                    t["state"].as_str().unwrap_or(""),
+                    t["name"].as_str().unwrap_or(""),
+                    t["state_reason"]
+                        .as_str()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+            };
+            match command {
+                AutomationCommand::List => {
+                    let data = client
+                        .send(Method::GET, "/automation/triggers", None, true, &[])
+                        .await?;
+                    print(&data, &|d| {
+                        let triggers = d["triggers"].as_array().cloned().unwrap_or_default();
+                        if triggers.is_empty() {
+                            println!("no triggers");
+                        }
+                        for t in &triggers {
+                            show_trigger(t);
+                        }
+                    });
+                }
+                AutomationCommand::Create { file } => {
+                    let text = if file == "-" {
+                        let mut text = String::new();
+                        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                        text
+                    } else {
+                        std::fs::read_to_string(&file).with_context(|| format!("reading {file}"))?
+                    };
+                    let body: Value =
+                        serde_json::from_str(&text).context("the trigger is not JSON")?;
+                    let data = client
+                        .send(Method::POST, "/automation/triggers", Some(body), true, &[])
+                        .await?;
+                    print(&data, &|t| show_trigger(t));
+                }
+                AutomationCommand::Show { id } => {
+                    let data = client
+                        .send(
+                            Method::GET,
+                            &format!("/automation/triggers/{id}"),
+                            None,
+                            true,
+                            &[],
+                        )
+                        .await?;
+                    print(&data, &|t| {
+                        show_trigger(t);
+                        if let Some(next) = t["next_fire_at"].as_i64() {
+                            println!("next run at {next} (Unix ms)");
+                        }
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&t["spec"]).unwrap_or_default()
+                        );
+                    });
+                }
+                AutomationCommand::Executions { id } => {
+                    let data = client
+                        .send(
+                            Method::GET,
+                            &format!("/automation/triggers/{id}/executions"),
+                            None,
+                            true,
+                            &[],
+                        )
+                        .await?;
+                    print(&data, &|d| {
+                        let runs = d["executions"].as_array().cloned().unwrap_or_default();
+                        if runs.is_empty() {
+                            println!("no firings yet");
+                        }
+                        for r in &runs {
+                            println!(
+                                "{:>14}  {:<9} {:<68} {}",
+                                r["due_at"],
+                                r["state"].as_str().unwrap_or(""),
+                                r["tx_hash"].as_str().unwrap_or(""),
+                                r["reason"].as_str().unwrap_or("")
+                            );
+                        }
+                    });
+                }
+                AutomationCommand::Enable { ref id } | AutomationCommand::Disable { ref id } => {
+                    let verb = if matches!(command, AutomationCommand::Enable { .. }) {
+                        "enable"
+                    } else {
+                        "disable"
+                    };
+                    let data = client
+                        .send(
+                            Method::POST,
+                            &format!("/automation/triggers/{id}/{verb}"),
+                            None,
+                            true,
+                            &[],
+                        )
+                        .await?;
+                    print(&data, &|t| show_trigger(t));
+                }
+                AutomationCommand::Delete { id } => {
+                    let data = client
+                        .send(
+                            Method::DELETE,
+                            &format!("/automation/triggers/{id}"),
+                            None,
+                            true,
+                            &[],
+                        )
+                        .await?;
+                    print(&data, &|_| println!("deleted {id}"));
+                }
+            }
         }
         Command::Requests { command } => match command {
             RequestsCommand::List {
