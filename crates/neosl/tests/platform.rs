@@ -286,7 +286,7 @@ fn settings_are_checked_against_the_registry() {
     let dir = TempDir::new("neosl-settings").expect("temp dir");
     for (text, expected) in [
         ("[gatewy]\nmax_api_keys = 3\n", "gatewy"),
-        ("[fees]\nautomation = 5\n", "automation"),
+        ("[fees]\nmixer = 5\n", "mixer"),
         ("[accountpool]\ntarget = 5\n", "target"),
         ("[services.mixer]\nurl = \"http://x\"\n", "mixer"),
     ] {
