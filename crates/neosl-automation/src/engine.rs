@@ -90,6 +90,9 @@ struct Execution {
     reservation: String,
     /// How much it holds.
     reserved: i64,
+    /// What its transaction may cost the sending account (10⁻⁸ GAS).
+    #[serde(default)]
+    cost: i64,
     /// The Automation fee.
     fee: i64,
 }
@@ -769,16 +772,47 @@ impl Automation {
             .await?
             .of(&neosl_neo::native::GAS);
         let gas = i64::try_from(&gas).unwrap_or(i64::MAX);
-        if gas < self.settings.min_account_gas
-            && neosl_gasbank::withdrawals::request_top_up(
-                &self.outbox,
-                &address,
-                self.settings.top_up_gas,
-                self.now(),
-            )
+        if gas < self.settings.min_account_gas {
+            self.top_up(&account, self.settings.min_account_gas - gas)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The sending account's GAS less what the executions on their way may cost (all
+    /// replicas', so never too much).
+    async fn spendable(&self, account: &SenderAccount) -> Result<i64> {
+        let chain = self.chain.as_ref().context("no chain is configured")?;
+        let address = Address::parse(&account.view.address)?;
+        let gas = chain
+            .rpc
+            .get_nep17_balances(&address.script_hash())
+            .await?
+            .of(&neosl_neo::native::GAS);
+        let mut tx = self.store.database().pool().begin().await?;
+        let committed: i64 = self
+            .outbox
+            .open_items_of_in(&mut tx, EXECUTION)
+            .await?
+            .iter()
+            .filter_map(|item| serde_json::from_value::<Execution>(item.payload.clone()).ok())
+            .map(|e| e.cost)
+            .sum();
+        tx.commit().await?;
+        Ok(i64::try_from(&gas).unwrap_or(i64::MAX) - committed)
+    }
+
+    /// Asks the treasury for at least `missing` more GAS, unless a top-up is on its way.
+    async fn top_up(&self, account: &SenderAccount, missing: i64) -> Result<()> {
+        let address = Address::parse(&account.view.address)?;
+        let amount = self
+            .settings
+            .top_up_gas
+            .max(missing.saturating_add(self.settings.min_account_gas));
+        if neosl_gasbank::withdrawals::request_top_up(&self.outbox, &address, amount, self.now())
             .await?
         {
-            tracing::warn!(address = %account.view.address, "the executions account runs low on GAS: a top-up from the treasury is planned");
+            tracing::warn!(address = %account.view.address, amount, "the executions account needs GAS: a top-up from the treasury is planned");
         }
         Ok(())
     }
@@ -900,10 +934,22 @@ impl Automation {
                 )
                 .await;
         }
+        // The sending account must be able to pay too (else the node refuses the transaction):
+        // wait for a top-up rather than spend attempts.
+        let cost = tested.gasconsumed + NETWORK_FEE_ALLOWANCE;
+        let spendable = self.spendable(&account).await?;
+        if cost > spendable {
+            self.top_up(&account, cost - spendable).await?;
+            self.store
+                .unclaim(&firing.id, &self.replica, self.now())
+                .await?;
+            return Ok(());
+        }
         // Reserve the fee and the chain's cost (the estimate plus a margin) from the owner.
         let fee = self.fee();
         let reserve = fee + tested.gasconsumed + tested.gasconsumed / 10 + NETWORK_FEE_ALLOWANCE;
-        let reservation = format!("automation:{}", firing.id);
+        // One reservation per attempt: an attempt that never landed released its own.
+        let reservation = format!("automation:{}:{}", firing.id, firing.attempts);
         let owner = owner_of(&trigger.owner);
         let expires = self.now() + 3_600_000;
         match self
@@ -934,6 +980,7 @@ impl Automation {
             script: hex::encode(&script),
             reservation: reservation.clone(),
             reserved: reserve,
+            cost,
             fee,
         };
         let mut tx = self.store.database().pool().begin().await?;
@@ -951,7 +998,7 @@ impl Automation {
             .plan_in(
                 &mut tx,
                 EXECUTION,
-                &firing.id,
+                &format!("{}:{}", firing.id, firing.attempts),
                 &serde_json::to_value(&execution)?,
             )
             .await?;
@@ -1174,6 +1221,20 @@ impl WorkKind for ExecutionKind {
                 None
             }
         };
+        if state == "failed" {
+            // Never landed (refused, or expired unsent): nothing was spent; try again.
+            let left = a
+                .store
+                .retry_in(
+                    tx,
+                    &execution.firing_id,
+                    reason.as_deref().unwrap_or(""),
+                    now,
+                )
+                .await?;
+            tracing::warn!(firing = %execution.firing_id, state = left, reason = ?reason, "an execution did not land");
+            return Ok(());
+        }
         a.store
             .settle_in(
                 tx,

@@ -14,12 +14,13 @@ use crate::error::AutomationError;
 use crate::spec::TriggerSpec;
 
 /// The store's migrations.
-pub const MIGRATIONS: &[neosl_runtime::db::Migration] = &[neosl_runtime::migration!(
-    1,
-    "automation",
-    "0001_automation.sql",
-    shared
-)];
+pub const MIGRATIONS: &[neosl_runtime::db::Migration] = &[
+    neosl_runtime::migration!(1, "automation", "0001_automation.sql", shared),
+    neosl_runtime::migration!(2, "firing attempts", "0002_attempts.sql", shared),
+];
+
+/// Transactions a firing may need before it is given up as `failed`.
+pub const MAX_ATTEMPTS: i64 = 5;
 
 /// A trigger as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +73,8 @@ pub struct Firing {
     pub gas_used: Option<i64>,
     /// What the owner was charged in all (10⁻⁸ GAS).
     pub fee: Option<i64>,
+    /// Transactions it has needed so far.
+    pub attempts: i64,
     /// Recorded (Unix ms).
     pub created_at: i64,
     /// Last changed (Unix ms).
@@ -105,7 +108,7 @@ pub struct Store {
 
 const TRIGGER_COLUMNS: &str =
     "id, owner, name, kind, state, state_reason, next_fire_at, spec, created_at, updated_at";
-const FIRING_COLUMNS: &str = "id, trigger_id, owner, firing_key, due_at, state, reason, input, tx_hash, gas_used, fee, created_at, updated_at";
+const FIRING_COLUMNS: &str = "id, trigger_id, owner, firing_key, due_at, state, reason, input, tx_hash, gas_used, fee, attempts, created_at, updated_at";
 
 fn trigger_from(row: &sqlx::any::AnyRow) -> Result<Trigger, AutomationError> {
     let spec: String = row.try_get("spec")?;
@@ -138,6 +141,7 @@ fn firing_from(row: &sqlx::any::AnyRow) -> Result<Firing, sqlx::Error> {
         tx_hash: row.try_get("tx_hash")?,
         gas_used: row.try_get("gas_used")?,
         fee: row.try_get("fee")?,
+        attempts: row.try_get("attempts")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -636,6 +640,53 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Gives a claimed firing back (it waits for the sending account's GAS).
+    pub async fn unclaim(&self, id: &str, replica: &str, now: i64) -> Result<(), AutomationError> {
+        sqlx::query(
+            "UPDATE automation_firings SET state = 'due', claimed_by = NULL, claim_until = NULL, updated_at = $1 \
+             WHERE id = $2 AND state = 'claimed' AND claimed_by = $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(replica)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A planned firing whose transaction never landed: due again (another attempt) unless it
+    /// has had [`MAX_ATTEMPTS`], then `failed`. Answers the state it is left in.
+    pub async fn retry_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<&'static str, sqlx::Error> {
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT attempts FROM automation_firings WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+                .unwrap_or(MAX_ATTEMPTS);
+        let state = if attempts + 1 >= MAX_ATTEMPTS {
+            "failed"
+        } else {
+            "due"
+        };
+        sqlx::query(
+            "UPDATE automation_firings SET state = $1, reason = $2, attempts = attempts + 1, claimed_by = NULL, \
+             claim_until = NULL, updated_at = $3 WHERE id = $4 AND state = 'planned'",
+        )
+        .bind(state)
+        .bind(reason)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(state)
     }
 
     /// Executions (planned or finished on chain) of `owner` since `since`.
