@@ -407,9 +407,24 @@ impl Automation {
         if trigger.state == "completed" {
             return Ok(trigger);
         }
-        self.store
-            .set_state(id, None, state, None, self.now())
-            .await?;
+        let now = self.now();
+        if enabled
+            && trigger.state == "disabled"
+            && let Condition::Cron {
+                expression,
+                start_at,
+                end_at,
+            } = &trigger.spec.condition
+        {
+            // Times that passed while it was disabled were not missed: it goes on from now.
+            let cron = Cron::parse(expression).map_err(|e| AutomationError::InvalidCron(e.0))?;
+            let from = start_at.map_or(now, |s| (s - 1).max(now));
+            let next = cron
+                .next_after(from)
+                .filter(|n| end_at.is_none_or(|e| *n <= e));
+            self.store.set_next_fire(id, next, now).await?;
+        }
+        self.store.set_state(id, None, state, None, now).await?;
         self.store.get(Some(owner), id).await
     }
 

@@ -285,6 +285,25 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Sets a cron trigger's next time (`None`: its schedule has ended).
+    pub async fn set_next_fire(
+        &self,
+        id: &str,
+        next: Option<i64>,
+        now: i64,
+    ) -> Result<(), AutomationError> {
+        sqlx::query(
+            "UPDATE automation_triggers SET next_fire_at = $1, updated_at = $2, \
+             state = CASE WHEN $1 IS NULL THEN 'completed' ELSE state END WHERE id = $3",
+        )
+        .bind(next)
+        .bind(now)
+        .bind(id)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Records a firing in `tx` unless it exists; answers whether it was new.
     pub async fn insert_firing_in(
         &self,

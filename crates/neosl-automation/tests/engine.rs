@@ -125,6 +125,21 @@ async fn missed_times_follow_each_triggers_catch_up_rule(db: &TestDatabase) {
     assert_eq!(t.next_fire_at, Some(T0 + 310_000));
 }
 
+async fn times_while_disabled_are_not_missed(db: &TestDatabase) {
+    let clock = ManualClock::at(T0);
+    let a = engine(db, clock.clone()).await;
+    let id = cron_trigger(&a, "*/10 * * * * *", "all", T0).await;
+    a.set_enabled("user:u", &id, false).await.expect("disable");
+    clock.advance(Duration::from_secs(3600));
+    a.evaluate_cron().await.expect("evaluate");
+    assert!(firings(&a, &id).await.is_empty(), "nothing while disabled");
+    let t = a.set_enabled("user:u", &id, true).await.expect("enable");
+    assert_eq!(t.next_fire_at, Some(T0 + 3_610_000), "it goes on from now");
+    clock.advance(Duration::from_secs(10));
+    a.evaluate_cron().await.expect("evaluate");
+    assert_eq!(firings(&a, &id).await.len(), 1);
+}
+
 async fn replicas_record_each_time_once(db: &TestDatabase) {
     let clock = ManualClock::at(T0);
     let a = Arc::new(engine(db, clock.clone()).await);
@@ -256,6 +271,7 @@ async fn a_triggers_firings_are_claimed_one_at_a_time_in_order(db: &TestDatabase
 
 on_both_backends!(
     missed_times_follow_each_triggers_catch_up_rule,
+    times_while_disabled_are_not_missed,
     replicas_record_each_time_once,
     a_replayed_event_fires_once_and_filters_hold,
     a_triggers_firings_are_claimed_one_at_a_time_in_order,

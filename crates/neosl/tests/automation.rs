@@ -287,6 +287,9 @@ async fn triggers_fire_exactly_once_and_say_why_when_they_do_not() {
     let faulty = user
         .create(json!({"name": "explodes", "condition": {"type": "cron", "expression": "*/2 * * * * *"}, "action": {"contract": counter.to_string(), "method": "explode", "args": [{"type": "Integer", "value": "1"}]}}))
         .await;
+    let stingy = user
+        .create(json!({"name": "too little gas", "condition": {"type": "cron", "expression": "*/2 * * * * *"}, "action": counter_call(&counter, 1), "gas_limit": 1000}))
+        .await;
     let id = |t: &Value| t["id"].as_str().expect("id").to_owned();
 
     // Cron: several runs, one per scheduled time.
@@ -369,8 +372,18 @@ async fn triggers_fire_exactly_once_and_say_why_when_they_do_not() {
         "{faults:?}"
     );
 
+    // A gas limit below what the action needs: skipped with the reason, never sent.
+    let stingy_runs = user.until(&id(&stingy), "skipped", 1).await;
+    assert!(
+        stingy_runs.iter().all(|r| r["state"] != "executed")
+            && stingy_runs.iter().any(|r| r["reason"]
+                .as_str()
+                .is_some_and(|x| x.starts_with("gas_limit_exceeded"))),
+        "{stingy_runs:?}"
+    );
+
     // Stop the schedules and compare the counter with the executions: exactly once each.
-    for t in [&cron, &faulty] {
+    for t in [&cron, &faulty, &stingy] {
         let answer = user
             .call(
                 reqwest::Method::POST,
