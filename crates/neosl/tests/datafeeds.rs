@@ -269,6 +269,33 @@ async fn prices_follow_the_exchanges_on_chain_and_stale_reads_fault() {
         (404, Some("unknown_pair"))
     );
 
+    // slcli shows the same: every pair free, one pair's signed round for the signed-in user.
+    let slcli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_slcli"))
+            .args(args)
+            .env("SLCLI_URL", &url)
+            .env("SLCLI_TOKEN", &token)
+            .env_remove("SLCLI_API_KEY")
+            .output()
+            .expect("slcli runs");
+        assert!(
+            out.status.success(),
+            "slcli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let all = slcli(&["prices"]);
+    assert!(
+        all.contains("BTC/USD") && all.contains("102000.00000000"),
+        "{all}"
+    );
+    let one = slcli(&["prices", "BTC/USD"]);
+    assert!(
+        one.contains("round      2") && one.contains("on chain   yes"),
+        "{one}"
+    );
+
     // The consumer's safe read gives the price while it is fresh.
     let read = rpc
         .invoke_function(
