@@ -11,8 +11,8 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
-use std::process::Command;
+use common::neosl;
+
 use std::time::{Duration, Instant};
 
 use neosl_contracts::Deployed;
@@ -21,22 +21,6 @@ use neosl_neo::param::ContractParameter as P;
 use neosl_testkit::TempDir;
 use neosl_testkit::exchanges::Exchanges;
 use serde_json::Value;
-
-fn neosl(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args(args)
-        .env("NEOSL_DATA_DIR", data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
-        .output()
-        .expect("neosl runs");
-    assert!(
-        out.status.success(),
-        "neosl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();

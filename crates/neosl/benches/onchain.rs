@@ -12,9 +12,9 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
+use common::neosl;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,22 +32,6 @@ use num_bigint::BigInt;
 use serde_json::{Value, json};
 
 const VRF_FEE: i64 = 100_000;
-
-fn neosl(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args(args)
-        .env("NEOSL_DATA_DIR", data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
-        .output()
-        .expect("neosl runs");
-    assert!(
-        out.status.success(),
-        "neosl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();

@@ -5,52 +5,20 @@
 
 mod common;
 
-use std::path::Path;
+use common::{dev_signer, neosl};
+
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use neosl_chain::signer::{LocalKeySigner, TxSigner};
 use neosl_chain::submit::{SignerEntry, Submitter};
 use neosl_neo::param::ContractParameter as P;
 use neosl_runtime::db::Database;
 use neosl_testkit::TempDir;
-use serde_json::{Value, json};
+use serde_json::json;
 use sqlx::Row;
 
 const TRIGGERS: i64 = 100;
 const EVENTS_PER_TRIGGER: i64 = 2;
-
-fn neosl(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args(args)
-        .env("NEOSL_DATA_DIR", data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
-        .output()
-        .expect("neosl runs");
-    assert!(
-        out.status.success(),
-        "neosl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn dev_signer(data_dir: &Path, name: &str) -> Arc<dyn TxSigner> {
-    let accounts: Vec<Value> = serde_json::from_slice(
-        &std::fs::read(data_dir.join("devnet/accounts.json")).expect("accounts"),
-    )
-    .expect("json");
-    let wif = accounts
-        .iter()
-        .find(|a| a["name"] == name)
-        .and_then(|a| a["wif"].as_str())
-        .expect("account");
-    Arc::new(LocalKeySigner::new(
-        neosl_neo::address::wif_decode(wif).expect("wif"),
-    ))
-}
 
 async fn states(db: &Database) -> Vec<(String, i64)> {
     sqlx::query("SELECT state, COUNT(*) FROM automation_firings GROUP BY state ORDER BY state")
@@ -78,11 +46,7 @@ async fn a_burst_of_events_fires_each_trigger_exactly_once_through_a_crash() {
         &data_dir,
         &["devnet", "--port", &port, "--block-time-ms", "500"],
     );
-    let devnet: Value =
-        serde_json::from_slice(&std::fs::read(data_dir.join("devnet/devnet.json")).expect("json"))
-            .expect("json");
-    let rpc = neosl_chain::RpcClient::single(devnet["rpc_url"].as_str().expect("url").to_owned())
-        .expect("rpc");
+    let rpc = common::devnet_rpc(&data_dir);
     let submitter = Submitter::connect(rpc.clone(), Default::default())
         .await
         .expect("submitter");

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{dev_key, neosl};
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -17,23 +19,6 @@ use neosl_neo::tx::Signer;
 use neosl_testkit::TempDir;
 use neosl_testkit::exchanges::{Behaviour, Exchanges};
 use serde_json::Value;
-
-fn neosl(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args(args)
-        .env("NEOSL_DATA_DIR", data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
-        .output()
-        .expect("neosl runs");
-    assert!(
-        out.status.success(),
-        "neosl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 const BTC: [(&str, &str); 5] = [
     ("binance", "BTCUSDT"),
@@ -66,19 +51,6 @@ fn config(exchanges: &Exchanges) -> String {
         }
     }
     c
-}
-
-fn dev_key(data_dir: &Path, name: &str) -> neosl_crypto::SecretKey {
-    let accounts: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(data_dir.join("devnet/accounts.json")).expect("accounts"),
-    )
-    .expect("json");
-    let wif = accounts
-        .iter()
-        .find(|a| a["name"] == name)
-        .and_then(|a| a["wif"].as_str())
-        .expect("account");
-    neosl_neo::address::wif_decode(wif).expect("wif")
 }
 
 /// The DataFeeds key of this data directory's development secrets.

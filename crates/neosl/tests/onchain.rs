@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::neosl;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -18,24 +20,6 @@ use neosl_runtime::db::Database;
 use neosl_testkit::TempDir;
 use num_bigint::BigInt;
 use serde_json::{Value, json};
-
-/// `neosl …` on `data_dir`; it must succeed; answers stdout.
-fn neosl(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args(args)
-        .env("NEOSL_DATA_DIR", data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
-        .output()
-        .expect("neosl runs");
-    assert!(
-        out.status.success(),
-        "neosl {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The request id `neosl devnet invoke` printed as the call's result.
 fn request_id_of(printed: &str) -> u64 {

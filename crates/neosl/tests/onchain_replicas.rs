@@ -6,12 +6,11 @@
 
 mod common;
 
-use std::path::Path;
+use common::{dev_signer, neosl};
+
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use neosl_chain::signer::{LocalKeySigner, TxSigner};
 use neosl_chain::submit::{SignerEntry, Submitter};
 use neosl_contracts::Deployed;
 use neosl_contracts::gateway::{RequestStatus, stored_request};
@@ -30,38 +29,6 @@ const REQUESTS: usize = 200;
 const PER_TRANSACTION: usize = 50;
 /// The VRF fee per request (the default schedule), 10⁻⁸ GAS.
 const VRF_FEE: i64 = 100_000;
-
-/// `neosl …` on `data_dir`; it must succeed.
-fn neosl(data_dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
-        .args(args)
-        .env("NEOSL_DATA_DIR", data_dir)
-        .env("NEOSL_MODE", "simulation")
-        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
-        .output()
-        .expect("neosl runs");
-    assert!(
-        out.status.success(),
-        "neosl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn dev_signer(data_dir: &Path, name: &str) -> Arc<dyn TxSigner> {
-    let accounts: Vec<Value> = serde_json::from_slice(
-        &std::fs::read(data_dir.join("devnet/accounts.json")).expect("accounts"),
-    )
-    .expect("json");
-    let wif = accounts
-        .iter()
-        .find(|a| a["name"] == name)
-        .and_then(|a| a["wif"].as_str())
-        .expect("account");
-    Arc::new(LocalKeySigner::new(
-        neosl_neo::address::wif_decode(wif).expect("wif"),
-    ))
-}
 
 fn kill_9(running: common::Running) {
     let status = Command::new("kill")

@@ -3,7 +3,11 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use neosl_chain::signer::{LocalKeySigner, TxSigner};
 
 use neosl_testkit::TempDir;
 use serde_json::{Value, json};
@@ -212,4 +216,51 @@ pub fn platform_env(dir: &TempDir, extra: &[(&str, &str)]) -> HashMap<String, St
         env.insert((*k).to_owned(), (*v).to_owned());
     }
     env
+}
+
+/// `neosl ARGS` on `data_dir` (simulation mode, the shared NeoGo cache); it must succeed;
+/// answers what it printed.
+pub fn neosl(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
+        .args(args)
+        .env("NEOSL_DATA_DIR", data_dir)
+        .env("NEOSL_MODE", "simulation")
+        .env("NEOSL_NODE_CACHE", neosl_testkit::tools_dir().join("neogo"))
+        .output()
+        .expect("neosl runs");
+    assert!(
+        out.status.success(),
+        "neosl {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The key of development account `name` of the devnet in `data_dir`.
+pub fn dev_key(data_dir: &Path, name: &str) -> neosl_crypto::SecretKey {
+    let accounts: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(data_dir.join("devnet/accounts.json")).expect("accounts"),
+    )
+    .expect("json");
+    let wif = accounts
+        .iter()
+        .find(|a| a["name"] == name)
+        .and_then(|a| a["wif"].as_str())
+        .unwrap_or_else(|| panic!("no development account {name}"));
+    neosl_neo::address::wif_decode(wif).expect("wif")
+}
+
+/// Development account `name` as a transaction signer.
+pub fn dev_signer(data_dir: &Path, name: &str) -> Arc<dyn TxSigner> {
+    Arc::new(LocalKeySigner::new(dev_key(data_dir, name)))
+}
+
+/// The RPC client of the devnet in `data_dir`.
+pub fn devnet_rpc(data_dir: &Path) -> neosl_chain::RpcClient {
+    let devnet: Value =
+        serde_json::from_slice(&std::fs::read(data_dir.join("devnet/devnet.json")).expect("json"))
+            .expect("json");
+    neosl_chain::RpcClient::single(devnet["rpc_url"].as_str().expect("url").to_owned())
+        .expect("rpc")
 }
