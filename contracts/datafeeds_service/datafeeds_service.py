@@ -3,9 +3,9 @@
 The platform's enclave aggregates each pair's price from several exchanges and signs every round
 with the DataFeeds key registered in the ServiceLayerGateway (service id "datafeeds"). A TEE
 account registered in the gateway sends updatePrices with one or more rounds; each is checked
-(signature over a domain-separated message binding the network, this contract, the pair, the
-round, the price, its decimals, its time, the pair's heartbeat and deviation; round id strictly
-increasing per pair; time not in the future) and stored.
+(signature over a domain-separated message: the domain, the network, this contract, then
+StdLib.serialize([pair, roundId, price, decimals, timestamp, heartbeat, deviation]); round id
+strictly increasing per pair; time not in the future) and stored as those serialized fields.
 
 Reads: getLatestPrice(pair) -> [price, decimals, roundId, timestamp]; getPriceNoOlderThan(pair,
 maxAgeSeconds) faults when the latest price is older (the safe read); getPairConfig(pair) ->
@@ -58,18 +58,11 @@ def price_key(pair: str) -> bytes:
 
 
 def read_price(pair: str) -> list:
+    """[pair, roundId, price, decimals, timestamp, heartbeat, deviation], or []."""
     stored = storage.get(price_key(pair))
     if len(stored) == 0:
         return []
     return cast(list, StdLib.deserialize(stored))
-
-
-def update_message(pair: str, round_id: int, price: int, decimals: int, timestamp: int, heartbeat: int,
-                   deviation: int) -> bytes:
-    return (DOMAIN + to_bytes(StdLib.itoa(runtime.get_network())) + b'|' + runtime.executing_script_hash
-            + to_bytes(pair) + b'|' + to_bytes(StdLib.itoa(round_id)) + b'|' + to_bytes(StdLib.itoa(price))
-            + b'|' + to_bytes(StdLib.itoa(decimals)) + b'|' + to_bytes(StdLib.itoa(timestamp)) + b'|'
-            + to_bytes(StdLib.itoa(heartbeat)) + b'|' + to_bytes(StdLib.itoa(deviation)))
 
 
 @public(name='updatePrices')
@@ -83,6 +76,7 @@ def update_prices(updates: list):
     service = cast(list, call_contract(gateway(), 'getService', [SERVICE_ID], CallFlags.READ_ONLY))
     assert len(service) > 0, 'datafeeds is not registered'
     keys = cast(list, service[1])
+    prefix = DOMAIN + to_bytes(StdLib.itoa(runtime.get_network())) + b'|' + runtime.executing_script_hash
     for entry in updates:
         update = cast(list, entry)
         assert len(update) == 8, 'an update is [pair, roundId, price, decimals, timestamp, heartbeat, deviation, signature]'
@@ -98,16 +92,17 @@ def update_prices(updates: list):
         assert timestamp <= runtime.time + MAX_SKEW, 'timestamp in the future'
         latest = read_price(pair)
         if len(latest) > 0:
-            assert round_id > cast(int, latest[2]), 'round id must increase'
-        message = update_message(pair, round_id, price, decimals, timestamp, heartbeat, deviation)
+            assert round_id > cast(int, latest[1]), 'round id must increase'
+        fields: list = [pair, round_id, price, decimals, timestamp, heartbeat, deviation]
+        encoded = StdLib.serialize(fields)
+        message = prefix + encoded
         verified = False
         for key in keys:
             if not verified:
                 if CryptoLib.verify_with_ecdsa(message, cast(ECPoint, key), signature, NamedCurveHash.SECP256R1SHA256):
                     verified = True
         assert verified, 'bad signature'
-        stored: list = [price, decimals, round_id, timestamp, heartbeat, deviation]
-        storage.put(price_key(pair), StdLib.serialize(stored))
+        storage.put(price_key(pair), encoded)
         PriceUpdated(pair, round_id, price, decimals, timestamp)
 
 
@@ -115,7 +110,7 @@ def update_prices(updates: list):
 def get_latest_price(pair: str) -> list:
     latest = read_price(pair)
     assert len(latest) > 0, 'no price for this pair'
-    answer: list = [latest[0], latest[1], latest[2], latest[3]]
+    answer: list = [latest[2], latest[3], latest[1], latest[4]]
     return answer
 
 
@@ -123,8 +118,8 @@ def get_latest_price(pair: str) -> list:
 def get_price_no_older_than(pair: str, max_age_seconds: int) -> list:
     latest = read_price(pair)
     assert len(latest) > 0, 'no price for this pair'
-    assert runtime.time - cast(int, latest[3]) <= max_age_seconds * 1000, 'price is stale'
-    answer: list = [latest[0], latest[1], latest[2], latest[3]]
+    assert runtime.time - cast(int, latest[4]) <= max_age_seconds * 1000, 'price is stale'
+    answer: list = [latest[2], latest[3], latest[1], latest[4]]
     return answer
 
 
@@ -132,7 +127,7 @@ def get_price_no_older_than(pair: str, max_age_seconds: int) -> list:
 def get_pair_config(pair: str) -> list:
     latest = read_price(pair)
     assert len(latest) > 0, 'no price for this pair'
-    answer: list = [latest[4], latest[5]]
+    answer: list = [latest[5], latest[6]]
     return answer
 
 

@@ -2,7 +2,8 @@
 //! arguments.
 
 use neosl_neo::UInt160;
-use neosl_neo::param::ContractParameter as P;
+use neosl_neo::param::{ContractParameter as P, StackItem};
+use neosl_neo::serialize;
 
 /// The service id the gateway contract knows DataFeeds by.
 pub const SERVICE_ID: &str = "datafeeds";
@@ -31,27 +32,32 @@ pub struct PriceUpdate {
     pub signature: Vec<u8>,
 }
 
-/// What the DataFeeds key signs for one round: the domain, the network magic, the contract
-/// (its script hash, little-endian bytes), then the pair, round, price, decimals, timestamp,
-/// heartbeat and deviation, with `|` separators and numbers in decimal (as the contract
-/// writes them with `StdLib.itoa`).
+/// What the DataFeeds key signs for one round: the domain, the network magic in decimal, `|`,
+/// the contract (its script hash, little-endian bytes), then [`update_fields`] — the
+/// contract builds the same bytes with one `StdLib.serialize` and stores them as the round.
 pub fn update_message(network: u32, contract: &UInt160, update: &PriceUpdate) -> Vec<u8> {
     let mut m = Vec::with_capacity(DOMAIN.len() + 96);
     m.extend_from_slice(DOMAIN);
     m.extend_from_slice(network.to_string().as_bytes());
     m.push(b'|');
     m.extend_from_slice(contract.as_le_bytes());
-    let fields = [
-        update.pair.clone(),
-        update.round_id.to_string(),
-        update.price.to_string(),
-        update.decimals.to_string(),
-        update.timestamp_ms.to_string(),
-        update.heartbeat_secs.to_string(),
-        update.deviation_bps.to_string(),
-    ];
-    m.extend_from_slice(fields.join("|").as_bytes());
+    m.extend_from_slice(&update_fields(update));
     m
+}
+
+/// `StdLib.serialize([pair, roundId, price, decimals, timestamp, heartbeat, deviation])`.
+pub fn update_fields(update: &PriceUpdate) -> Vec<u8> {
+    let item = StackItem::Array(vec![
+        StackItem::ByteString(update.pair.as_bytes().to_vec()),
+        StackItem::Integer(update.round_id.into()),
+        StackItem::Integer(update.price.into()),
+        StackItem::Integer(update.decimals.into()),
+        StackItem::Integer(update.timestamp_ms.into()),
+        StackItem::Integer(update.heartbeat_secs.into()),
+        StackItem::Integer(update.deviation_bps.into()),
+    ]);
+    // Seven small items are always serializable.
+    serialize::serialize(&item).unwrap_or_default()
 }
 
 /// The `updatePrices` argument: one array per pair.
