@@ -24,6 +24,14 @@ use serde_json::json;
 const T0: i64 = 1_796_342_400_000;
 
 async fn engine(db: &TestDatabase, clock: Arc<ManualClock>) -> Automation {
+    engine_with(db, clock, AutomationSettings::default()).await
+}
+
+async fn engine_with(
+    db: &TestDatabase,
+    clock: Arc<ManualClock>,
+    settings: AutomationSettings,
+) -> Automation {
     let database = Database::connect(&db.url()).await.expect("connect");
     let store = Store::open(database.clone()).await.expect("migrate");
     let bank = GasBank::open(database.clone()).await.expect("bank");
@@ -35,17 +43,7 @@ async fn engine(db: &TestDatabase, clock: Arc<ManualClock>) -> Automation {
         )
         .expect("fees"),
     );
-    Automation::new(
-        store,
-        bank,
-        outbox,
-        None,
-        None,
-        None,
-        fees,
-        clock,
-        AutomationSettings::default(),
-    )
+    Automation::new(store, bank, outbox, None, None, None, fees, clock, settings)
 }
 
 fn spec(condition: serde_json::Value, catch_up: &str) -> TriggerSpec {
@@ -138,6 +136,43 @@ async fn times_while_disabled_are_not_missed(db: &TestDatabase) {
     clock.advance(Duration::from_secs(10));
     a.evaluate_cron().await.expect("evaluate");
     assert_eq!(firings(&a, &id).await.len(), 1);
+}
+
+async fn firings_that_cannot_run_are_skipped_with_the_reason(db: &TestDatabase) {
+    let clock = ManualClock::at(T0);
+    let limited = AutomationSettings {
+        max_executions_per_hour: 0,
+        ..AutomationSettings::default()
+    };
+    let a = engine_with(db, clock.clone(), limited).await;
+    let id = cron_trigger(&a, "* * * * * *", "all", T0).await;
+    clock.advance(Duration::from_secs(2));
+    a.evaluate_cron().await.expect("evaluate");
+    // One firing of a trigger at a time: each round settles the earliest.
+    a.execute_due().await.expect("execute");
+    a.execute_due().await.expect("execute");
+    let f = firings(&a, &id).await;
+    assert_eq!(f.len(), 2);
+    assert!(
+        f.iter()
+            .all(|(_, s, r)| s == "skipped" && r.as_deref() == Some("rate_limited")),
+        "{f:?}"
+    );
+    // A disabled trigger's firing already recorded is skipped as disabled.
+    let b = engine(db, clock.clone()).await;
+    let other = cron_trigger(&b, "* * * * * *", "all", clock.now_millis()).await;
+    clock.advance(Duration::from_secs(1));
+    b.evaluate_cron().await.expect("evaluate");
+    b.set_enabled("user:u", &other, false)
+        .await
+        .expect("disable");
+    b.execute_due().await.expect("execute");
+    let f = firings(&b, &other).await;
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        (f[0].1.as_str(), f[0].2.as_deref()),
+        ("skipped", Some("disabled"))
+    );
 }
 
 async fn replicas_record_each_time_once(db: &TestDatabase) {
@@ -272,6 +307,7 @@ async fn a_triggers_firings_are_claimed_one_at_a_time_in_order(db: &TestDatabase
 on_both_backends!(
     missed_times_follow_each_triggers_catch_up_rule,
     times_while_disabled_are_not_missed,
+    firings_that_cannot_run_are_skipped_with_the_reason,
     replicas_record_each_time_once,
     a_replayed_event_fires_once_and_filters_hold,
     a_triggers_firings_are_claimed_one_at_a_time_in_order,
