@@ -1089,12 +1089,18 @@ impl Automation {
     pub async fn run(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let interval = Duration::from_millis(self.settings.tick_ms.max(50));
         let mut last_upkeep = i64::MIN / 2;
+        let mut last_resume = i64::MIN / 2;
         loop {
             if let Err(e) = self.round().await {
                 tracing::warn!(error = %format!("{e:#}"), "the automation round failed; retrying");
             }
-            if let Err(e) = self.resume_paid().await {
-                tracing::warn!(error = %format!("{e:#}"), "resuming paused triggers failed");
+            // Paused owners are looked at every few seconds, not every tick: each costs a
+            // balance read.
+            if self.now() - last_resume >= 2_000 {
+                last_resume = self.now();
+                if let Err(e) = self.resume_paid().await {
+                    tracing::warn!(error = %format!("{e:#}"), "resuming paused triggers failed");
+                }
             }
             if self.now() - last_upkeep > 30_000 {
                 match self.upkeep().await {
