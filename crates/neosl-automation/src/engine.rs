@@ -8,7 +8,7 @@
 //! records it; the executor claims it, checks, reserves the owner's fee, test-invokes and plans
 //! the transaction in the outbox, whose settlement records the outcome and charges.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1271,13 +1271,4 @@ impl WorkKind for ExecutionKind {
         tracing::info!(firing = %execution.firing_id, state, tx = ?tx_hash, "execution settled");
         Ok(())
     }
-}
-
-/// Counts per state, for `/ready` and tests.
-pub async fn firing_counts(store: &Store) -> Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM automation_firings GROUP BY state")
-            .fetch_all(store.database().pool())
-            .await?;
-    Ok(rows.into_iter().collect())
 }

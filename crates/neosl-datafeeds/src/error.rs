@@ -28,6 +28,9 @@ pub enum DataFeedsError {
     /// Signing failed (logged, not shown).
     #[error("signing: {0}")]
     Signing(String),
+    /// The HTTP client for the exchanges could not be made (logged, not shown).
+    #[error("exchange client: {0}")]
+    Client(String),
     /// The database failed (logged, not shown).
     #[error("database: {0}")]
     Database(String),
@@ -42,7 +45,7 @@ impl DomainError for DataFeedsError {
             Self::InvalidLimit => "invalid_limit",
             Self::Forbidden(_) => "forbidden",
             Self::InvalidPayload(_) => "invalid_payload",
-            Self::Signing(_) | Self::Database(_) => "internal_error",
+            Self::Signing(_) | Self::Client(_) | Self::Database(_) => "internal_error",
         }
     }
 
@@ -53,7 +56,7 @@ impl DomainError for DataFeedsError {
             }
             Self::UnknownPair(_) | Self::NoPrice(_) => ErrorCode::NotFound,
             Self::Forbidden(_) => ErrorCode::Forbidden,
-            Self::Signing(_) | Self::Database(_) => ErrorCode::Internal,
+            Self::Signing(_) | Self::Client(_) | Self::Database(_) => ErrorCode::Internal,
         }
     }
 }

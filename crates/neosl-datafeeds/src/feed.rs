@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use neosl_api::onchain::{FulfilAnswer, FulfilRequest, PushAnswer, PushCall, PushRequest};
 use neosl_contracts::datafeeds::{PriceUpdate, update_message, update_prices_args};
-use neosl_crypto::PublicKey;
 use neosl_crypto::ecdsa::SigningKey;
 use neosl_neo::UInt160;
 use neosl_neo::param::{ContractParameter as P, StackItem};
@@ -68,7 +67,6 @@ pub struct DataFeeds {
     settings: DataFeedsSettings,
     http: reqwest::Client,
     key: SigningKey,
-    public: PublicKey,
     network: u32,
     chain: Option<Chain>,
     clock: SharedClock,
@@ -78,7 +76,6 @@ impl std::fmt::Debug for DataFeeds {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataFeeds")
             .field("pairs", &self.pairs.len())
-            .field("public", &self.public)
             .finish_non_exhaustive()
     }
 }
@@ -111,14 +108,11 @@ impl DataFeeds {
         chain: Option<Chain>,
         clock: SharedClock,
     ) -> Result<Self, DataFeedsError> {
-        let public = key
-            .public_key()
-            .map_err(|e| DataFeedsError::Signing(e.to_string()))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms.max(1)))
             .user_agent("neo-service-layer-datafeeds")
             .build()
-            .map_err(|e| DataFeedsError::Signing(e.to_string()))?;
+            .map_err(|e| DataFeedsError::Client(e.to_string()))?;
         Ok(Self {
             store,
             rules: settings.rules(),
@@ -126,21 +120,10 @@ impl DataFeeds {
             settings,
             http,
             key,
-            public,
             network,
             chain,
             clock,
         })
-    }
-
-    /// The key that signs rounds.
-    pub fn public_key(&self) -> &PublicKey {
-        &self.public
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// The configured pairs.
@@ -459,11 +442,15 @@ impl DataFeeds {
     }
 
     /// The round each pair has on `contract`, read from the chain (a pair with none: absent).
-    async fn on_chain_rounds(&self, contract: &UInt160) -> BTreeMap<String, u64> {
+    async fn on_chain_rounds<'a>(
+        &self,
+        contract: &UInt160,
+        pairs: impl Iterator<Item = &'a Pair>,
+    ) -> BTreeMap<String, u64> {
         let Some(chain) = &self.chain else {
             return BTreeMap::new();
         };
-        let reads = self.pairs.iter().map(|pair| async move {
+        let reads = pairs.map(|pair| async move {
             let result = chain
                 .rpc
                 .invoke_function(
@@ -494,24 +481,36 @@ impl DataFeeds {
             network: request.network,
             contract: Some(contract.to_string()),
         };
-        let on_chain = self.on_chain_rounds(&contract).await;
         let in_flight: BTreeSet<&str> = request
             .in_flight
             .iter()
             .filter_map(|r| r.split_once('#').map(|(pair, _)| pair))
             .collect();
+        // Only pairs whose newest round is not known to be on this contract, and not on its
+        // way, need the chain asked: a quiet feed costs no RPC.
+        let mut candidates = Vec::new();
+        for pair in &self.pairs {
+            if in_flight.contains(pair.name.as_str()) {
+                continue;
+            }
+            if let Some(latest) = self.store.latest(&pair.name).await?
+                && !(latest.on_chain && latest.contract == target.contract)
+            {
+                candidates.push((pair, latest));
+            }
+        }
+        let on_chain = self
+            .on_chain_rounds(&contract, candidates.iter().map(|(p, _)| *p))
+            .await;
         let now = self.now();
         let mut updates = Vec::new();
         let mut references = Vec::new();
-        for pair in &self.pairs {
+        for (pair, latest) in candidates {
             let held = on_chain.get(&pair.name).copied().unwrap_or(0);
             if held > 0 {
                 self.store.mark_on_chain(&pair.name, held, now).await?;
             }
-            let Some(latest) = self.store.latest(&pair.name).await? else {
-                continue;
-            };
-            if latest.round_id <= held || in_flight.contains(pair.name.as_str()) {
+            if latest.round_id <= held {
                 continue;
             }
             let mut update = Self::update_of(
