@@ -7,7 +7,6 @@ mod common;
 
 use common::{dev_signer, neosl};
 
-use std::process::Command;
 use std::time::Duration;
 
 use neosl_chain::submit::{SignerEntry, Submitter};
@@ -19,23 +18,6 @@ use sqlx::Row;
 
 const TRIGGERS: i64 = 100;
 const EVENTS_PER_TRIGGER: i64 = 2;
-
-async fn states(db: &Database) -> Vec<(String, i64)> {
-    sqlx::query("SELECT state, COUNT(*) FROM automation_firings GROUP BY state ORDER BY state")
-        .fetch_all(db.pool())
-        .await
-        .expect("query")
-        .iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-        .collect()
-}
-
-fn count(states: &[(String, i64)], state: &str) -> i64 {
-    states
-        .iter()
-        .find(|(s, _)| s == state)
-        .map_or(0, |(_, n)| *n)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_events_fires_each_trigger_exactly_once_through_a_crash() {
@@ -152,28 +134,22 @@ async fn a_burst_of_events_fires_each_trigger_exactly_once_through_a_crash() {
     let db = Database::connect_unshared(&pg.url).await.expect("database");
     let at_kill =
         neosl_testkit::wait_until(Duration::from_secs(120), "the first executions", || async {
-            let now = states(&db).await;
-            (count(&now, "executed") > 0).then_some(now)
+            let now = common::counts_by(&db, "automation_firings", "state").await;
+            (common::count_of(&now, "executed") > 0).then_some(now)
         })
         .await;
-    let status = Command::new("kill")
-        .arg("-KILL")
-        .arg(a.child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    drop(a);
+    common::kill_9(a);
     let a = common::serve(&replica_a, &args, &env).expect("replica a again");
     let total = TRIGGERS * EVENTS_PER_TRIGGER;
     let end = neosl_testkit::wait_until(
         Duration::from_secs(400),
         "every firing to execute",
         || async {
-            let now = states(&db).await;
+            let now = common::counts_by(&db, "automation_firings", "state").await;
             let stuck = ["faulted", "skipped", "failed"]
                 .iter()
-                .any(|s| count(&now, s) > 0);
-            (count(&now, "executed") == total || stuck).then_some(now)
+                .any(|s| common::count_of(&now, s) > 0);
+            (common::count_of(&now, "executed") == total || stuck).then_some(now)
         },
     )
     .await;

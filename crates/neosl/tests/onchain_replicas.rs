@@ -8,7 +8,6 @@ mod common;
 
 use common::{dev_signer, neosl};
 
-use std::process::Command;
 use std::time::Duration;
 
 use neosl_chain::submit::{SignerEntry, Submitter};
@@ -29,34 +28,6 @@ const REQUESTS: usize = 200;
 const PER_TRANSACTION: usize = 50;
 /// The VRF fee per request (the default schedule), 10⁻⁸ GAS.
 const VRF_FEE: i64 = 100_000;
-
-fn kill_9(running: common::Running) {
-    let status = Command::new("kill")
-        .arg("-KILL")
-        .arg(running.child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    drop(running);
-}
-
-/// How many of the gateway's requests are in each status.
-async fn statuses(db: &Database) -> Vec<(String, i64)> {
-    sqlx::query("SELECT status, COUNT(*) FROM onchain_requests GROUP BY status ORDER BY status")
-        .fetch_all(db.pool())
-        .await
-        .expect("query")
-        .iter()
-        .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-        .collect()
-}
-
-fn count(statuses: &[(String, i64)], status: &str) -> i64 {
-    statuses
-        .iter()
-        .find(|(s, _)| s == status)
-        .map_or(0, |(_, n)| *n)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_is_fulfilled_exactly_once_by_two_replicas_while_one_is_killed() {
@@ -188,13 +159,13 @@ async fn a_burst_is_fulfilled_exactly_once_by_two_replicas_while_one_is_killed()
         Duration::from_secs(120),
         "the first fulfilments",
         || async {
-            let now = statuses(&db).await;
-            (count(&now, "fulfilled") > 0).then_some(now)
+            let now = common::counts_by(&db, "onchain_requests", "status").await;
+            (common::count_of(&now, "fulfilled") > 0).then_some(now)
         },
     )
     .await;
     set_btc(102_000);
-    kill_9(a);
+    common::kill_9(a);
     set_btc(104_000);
     let a = common::serve(&replica_a, &args, &env).expect("replica a again");
     set_btc(106_000);
@@ -202,9 +173,10 @@ async fn a_burst_is_fulfilled_exactly_once_by_two_replicas_while_one_is_killed()
         Duration::from_secs(300),
         "every request to be fulfilled",
         || async {
-            let now = statuses(&db).await;
-            (count(&now, "fulfilled") == REQUESTS as i64 || now.iter().any(|(s, _)| s == "failed"))
-                .then_some(now)
+            let now = common::counts_by(&db, "onchain_requests", "status").await;
+            (common::count_of(&now, "fulfilled") == REQUESTS as i64
+                || now.iter().any(|(s, _)| s == "failed"))
+            .then_some(now)
         },
     )
     .await;

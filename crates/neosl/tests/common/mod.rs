@@ -264,3 +264,40 @@ pub fn devnet_rpc(data_dir: &Path) -> neosl_chain::RpcClient {
     neosl_chain::RpcClient::single(devnet["rpc_url"].as_str().expect("url").to_owned())
         .expect("rpc")
 }
+
+/// Kills a running `neosl serve` without warning (SIGKILL), as a crash would.
+pub fn kill_9(running: Running) {
+    let status = Command::new("kill")
+        .arg("-KILL")
+        .arg(running.child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    drop(running);
+}
+
+/// The rows of `table` counted by `column` (a state or status), in order of the value.
+pub async fn counts_by(
+    db: &neosl_runtime::db::Database,
+    table: &str,
+    column: &str,
+) -> Vec<(String, i64)> {
+    use sqlx::Row;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {column}, COUNT(*) FROM {table} GROUP BY {column} ORDER BY {column}"
+    )))
+    .fetch_all(db.pool())
+    .await
+    .expect("query")
+    .iter()
+    .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+    .collect()
+}
+
+/// The count of `value` in [`counts_by`]'s answer.
+pub fn count_of(counts: &[(String, i64)], value: &str) -> i64 {
+    counts
+        .iter()
+        .find(|(v, _)| v == value)
+        .map_or(0, |(_, n)| *n)
+}
