@@ -6,11 +6,13 @@
 //!   TEE keys sign, the `fulfillRequest` call, reading `getRequest`.
 //! - [`vrf`]: the `VRFService` payload and the result delivered to callbacks.
 //! - [`datafeeds`]: the `DataFeedsService` update message and `updatePrices` arguments.
+//! - [`mixer`]: the `MixerService` request bytes, the messages the Mixer signs, `txidsHash`.
 //!
 //! `AutomationService` needs no wire format of its own: its payload is the trigger's JSON.
 
 pub mod datafeeds;
 pub mod gateway;
+pub mod mixer;
 pub mod vrf;
 
 /// A built contract.
@@ -77,15 +79,18 @@ pub const AUTOMATION_SERVICE_ID: &str = "automation";
 
 /// The Automation service's contract.
 pub const AUTOMATION_SERVICE: Contract = built!("AutomationService", "automation_service");
+/// The Mixer's bond and dispute contract.
+pub const MIXER_SERVICE: Contract = built!("MixerService", "mixer_service");
 /// The consumer a dApp developer copies.
 pub const EXAMPLE_CONSUMER: Contract = built!("ExampleConsumer", "example_consumer");
 
 /// Every contract the platform deploys, in deployment order.
-pub const ALL: [Contract; 5] = [
+pub const ALL: [Contract; 6] = [
     GATEWAY,
     VRF_SERVICE,
     DATAFEEDS_SERVICE,
     AUTOMATION_SERVICE,
+    MIXER_SERVICE,
     EXAMPLE_CONSUMER,
 ];
 
@@ -110,6 +115,9 @@ pub struct Deployed {
     /// `AutomationService` (zero in an older `contracts.json`).
     #[serde(default)]
     pub automation_service: neosl_neo::UInt160,
+    /// `MixerService` (zero in an older `contracts.json`).
+    #[serde(default)]
+    pub mixer_service: neosl_neo::UInt160,
 }
 
 impl Deployed {
@@ -117,12 +125,13 @@ impl Deployed {
     pub const FILE: &'static str = "contracts.json";
 
     /// Each contract's name and hash.
-    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 5] {
+    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 6] {
         [
             (GATEWAY.name, self.gateway),
             (VRF_SERVICE.name, self.vrf_service),
             (DATAFEEDS_SERVICE.name, self.datafeeds_service),
             (AUTOMATION_SERVICE.name, self.automation_service),
+            (MIXER_SERVICE.name, self.mixer_service),
             (EXAMPLE_CONSUMER.name, self.example_consumer),
         ]
     }

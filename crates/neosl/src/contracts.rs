@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::Submitter;
 use neosl_contracts::{
-    AUTOMATION_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY, VRF_SERVICE,
+    AUTOMATION_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY, MIXER_SERVICE, VRF_SERVICE,
 };
 use neosl_neo::param::ContractParameter as P;
 
@@ -36,9 +36,19 @@ pub fn load(dir: &Path) -> Result<Option<Deployed>> {
     }
 }
 
-/// Deploys the gateway (owned by `owner`), the service contracts (VRF, DataFeeds) and the
-/// example consumer, and registers the services with the gateway.
-pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<Deployed> {
+/// How long the Mixer's operator waits between announcing a bond withdrawal and making it, on
+/// a production chain: longer than the longest mix window plus two graces (7 + 7 + 7 days), so
+/// every user whose request was accepted before the announcement can dispute and claim first.
+pub const MIXER_WITHDRAW_DELAY_MS: i64 = 22 * 24 * 3_600_000;
+
+/// Deploys the gateway (owned by `owner`), the service contracts (VRF, DataFeeds, Automation,
+/// Mixer — its bond withdrawable `mixer_withdraw_delay_ms` after announcing) and the example
+/// consumer, and registers the services with the gateway.
+pub async fn deploy(
+    submitter: &Submitter,
+    owner: Arc<dyn TxSigner>,
+    mixer_withdraw_delay_ms: i64,
+) -> Result<Deployed> {
     let deployed_at = submitter.rpc().get_block_count().await?.saturating_sub(1);
     let deploy = |contract: neosl_contracts::Contract, data: P| {
         let owner = owner.clone();
@@ -58,6 +68,14 @@ pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<D
     let vrf_service = deploy(VRF_SERVICE, P::Hash160(gateway)).await?;
     let datafeeds_service = deploy(DATAFEEDS_SERVICE, P::Hash160(gateway)).await?;
     let automation_service = deploy(AUTOMATION_SERVICE, P::Hash160(gateway)).await?;
+    let mixer_service = deploy(
+        MIXER_SERVICE,
+        P::Array(vec![
+            P::Hash160(owner.account()),
+            P::Integer(mixer_withdraw_delay_ms.into()),
+        ]),
+    )
+    .await?;
     let example_consumer = deploy(EXAMPLE_CONSUMER, P::Hash160(gateway)).await?;
     for (service_id, contract) in [
         (neosl_contracts::vrf::SERVICE_ID, vrf_service),
@@ -81,5 +99,6 @@ pub async fn deploy(submitter: &Submitter, owner: Arc<dyn TxSigner>) -> Result<D
         example_consumer,
         datafeeds_service,
         automation_service,
+        mixer_service,
     })
 }

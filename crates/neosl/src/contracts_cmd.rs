@@ -97,7 +97,12 @@ pub async fn run(args: ContractsArgs) -> Result<()> {
     let owner = owner(&args)?;
     match &args.command {
         ContractsCommand::Deploy { tee_keys } => {
-            let deployed = neosl::contracts::deploy(&submitter, owner.clone()).await?;
+            let deployed = neosl::contracts::deploy(
+                &submitter,
+                owner.clone(),
+                neosl::contracts::MIXER_WITHDRAW_DELAY_MS,
+            )
+            .await?;
             let keys = if tee_keys.is_empty() {
                 local_tee_keys(&settings)?
             } else {

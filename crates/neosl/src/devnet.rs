@@ -243,6 +243,10 @@ async fn start(data_dir: &Path, dir: &Path, args: StartArgs) -> Result<()> {
 const OWNER: &str = "owner";
 /// The owner's GAS, in whole GAS.
 const OWNER_GAS: i64 = 200;
+/// The Mixer operator's bond on the devnet, in whole GAS.
+const MIXER_BOND_GAS: i64 = 2_000;
+/// On the devnet a bond withdrawal may follow its announcement after a minute.
+const DEV_MIXER_WITHDRAW_DELAY_MS: i64 = 60_000;
 
 /// Deploys the platform's contracts, registers the services' TEE keys (from this data
 /// directory's development secrets, the ones `neosl serve` uses) and funds the GasBank treasury.
@@ -252,7 +256,7 @@ async fn set_up_platform(
     owner: Arc<dyn TxSigner>,
 ) -> Result<neosl_contracts::Deployed> {
     let submitter = devnet.submitter().await?;
-    let deployed = neosl::contracts::deploy(&submitter, owner.clone())
+    let deployed = neosl::contracts::deploy(&submitter, owner.clone(), DEV_MIXER_WITHDRAW_DELAY_MS)
         .await
         .context("deploying the platform's contracts")?;
     let registry = neosl::registry();
@@ -281,6 +285,24 @@ async fn set_up_platform(
         )
         .await?;
     }
+    // The Mixer's key signs its RequestProofs and CompletionProofs; the bond backs disputes.
+    let mixer_key = neosl_mixer::definition::signing_key(&secrets)?.public_key();
+    neosl::contracts::call_as(
+        &submitter,
+        owner.clone(),
+        &deployed.mixer_service,
+        "registerService",
+        &[neosl_neo::param::ContractParameter::PublicKey(
+            neosl_neo::PublicKey::from_slice(&mixer_key.to_compressed())?,
+        )],
+    )
+    .await
+    .context("registering the Mixer's key")?;
+    devnet
+        .fund(&[deployed.mixer_service], MIXER_BOND_GAS * 100_000_000, 0)
+        .await
+        .context("depositing the Mixer's bond")?;
+    println!("mixer bond:     {MIXER_BOND_GAS} GAS in MixerService");
     let master = secrets
         .use_secret("GASBANK_MASTER_KEY", |b| {
             neosl_crypto::MasterKey::new(neosl_crypto::SecretBytes::from_slice(b))

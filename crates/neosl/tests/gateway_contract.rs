@@ -48,7 +48,7 @@ async fn world() -> World {
         .fund(&[owner.account(), tee.account()], 200 * GAS, 0)
         .await
         .expect("funded");
-    let deployed = contracts::deploy(&submitter, owner.clone())
+    let deployed = contracts::deploy(&submitter, owner.clone(), 60_000)
         .await
         .expect("deployed");
     let tee_key = SecretKey::generate();

@@ -93,6 +93,7 @@ const GASBANK_KEY_HEX: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6
 const JWT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
 const DATAFEEDS_KEY_HEX: &str = "7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d";
 const AUTOMATION_KEY_HEX: &str = "4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c";
+const MIXER_KEY_HEX: &str = "3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a";
 const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
 
 fn published(running: &Running, service: &str) -> Vec<Value> {
@@ -114,6 +115,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
+        ("MIXER_MASTER_KEY", MIXER_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -139,6 +141,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
+        ("MIXER_MASTER_KEY", MIXER_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &exposed, &env2).expect("starts");
@@ -166,6 +169,7 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         GASBANK_KEY_HEX,
         DATAFEEDS_KEY_HEX,
         AUTOMATION_KEY_HEX,
+        MIXER_KEY_HEX,
     ] {
         assert!(!all.contains(needle), "a secret leaked into the output");
     }
@@ -190,6 +194,7 @@ fn enclave_mode_refuses_to_start_without_injection() {
         ("GATEWAY_ADMIN_TOKEN", GASBANK_KEY_HEX),
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
+        ("MIXER_MASTER_KEY", MIXER_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()

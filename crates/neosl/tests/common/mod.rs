@@ -35,6 +35,7 @@ pub fn serve(dir: &TempDir, extra_args: &[&str], env: &[(&str, &str)]) -> Result
         .env_remove("VRF_PRIVATE_KEY")
         .env_remove("DATAFEEDS_SIGNING_KEY")
         .env_remove("AUTOMATION_SIGNING_KEY")
+        .env_remove("MIXER_MASTER_KEY")
         .env_remove("JWT_SIGNING_KEY")
         .env_remove("GASBANK_MASTER_KEY")
         .env_remove("GATEWAY_ADMIN_TOKEN")
