@@ -122,10 +122,16 @@ impl RequestTerms {
         if fields.len() != 15 {
             return Err("not a mixer request (15 fields)".into());
         }
-        let bytes_of = |i: usize| fields[i].as_bytes().ok_or(format!("field {i} is not bytes"));
+        let bytes_of = |i: usize| {
+            fields[i]
+                .as_bytes()
+                .ok_or(format!("field {i} is not bytes"))
+        };
         let int_of = |i: usize| -> Result<i64, String> {
             match &fields[i] {
-                StackItem::Integer(n) => i64::try_from(n).map_err(|_| format!("field {i} overflows")),
+                StackItem::Integer(n) => {
+                    i64::try_from(n).map_err(|_| format!("field {i} overflows"))
+                }
                 _ => Err(format!("field {i} is not an integer")),
             }
         };
@@ -250,7 +256,7 @@ mod tests {
     fn request_bytes_round_trip() {
         let t = terms();
         let bytes = t.to_bytes();
-        assert_eq!(RequestTerms::from_bytes(&bytes).unwrap(), t);
+        assert_eq!(RequestTerms::from_bytes(&bytes).expect("present"), t);
         assert_eq!(t.deadline_ms(), 1_730_000_000_000 + 3_600_000 + 604_800_000);
     }
 

@@ -41,9 +41,15 @@ pub const SIGNING_KEY: &str = "mixer";
 /// The signing key: HKDF of the master key (salt `mixer`, info `mixer-signing`).
 pub fn signing_key(secrets: &SecretStore) -> anyhow::Result<SecretKey> {
     let master = secrets
-        .use_secret(MIXER_MASTER_KEY.name, |b| MasterKey::new(SecretBytes::from_slice(b)))?
+        .use_secret(MIXER_MASTER_KEY.name, |b| {
+            MasterKey::new(SecretBytes::from_slice(b))
+        })?
         .context("MIXER_MASTER_KEY")?;
-    Ok(neosl_crypto::kdf::derive_signing_key(&master, b"mixer", "mixer-signing")?)
+    Ok(neosl_crypto::kdf::derive_signing_key(
+        &master,
+        b"mixer",
+        "mixer-signing",
+    )?)
 }
 
 /// The Mixer's constants.
@@ -92,7 +98,9 @@ impl Service for Definition {
     async fn start(&self, context: ServiceContext) -> anyhow::Result<Started> {
         let settings = settings_of(&context.settings).map_err(anyhow::Error::msg)?;
         if context.mode == RuntimeMode::Enclave && settings.window_divisor != 1 {
-            anyhow::bail!("mixer.window_divisor is for tests on development chains; enclave mode runs the seed's windows");
+            anyhow::bail!(
+                "mixer.window_divisor is for tests on development chains; enclave mode runs the seed's windows"
+            );
         }
         let store = Store::open(context.database.clone())
             .await
@@ -118,13 +126,19 @@ impl Service for Definition {
             contract: d.mixer_service,
         });
         if context.chain.is_some() && deployment.is_none() {
-            tracing::warn!("no MixerService in contracts.json for this chain: mix requests are refused until it is deployed");
+            tracing::warn!(
+                "no MixerService in contracts.json for this chain: mix requests are refused until it is deployed"
+            );
         }
         let tick = Duration::from_millis(settings.tick_ms.max(50));
         let key = signing_key(&context.secrets)?
             .signing_key()
             .context("preparing the Mixer key")?;
-        let cursor = DbCursor::new(context.database.clone(), "mixer:deposits", context.clock.clone());
+        let cursor = DbCursor::new(
+            context.database.clone(),
+            "mixer:deposits",
+            context.clock.clone(),
+        );
         let mixer = Arc::new(
             Mixer::new(
                 store,
@@ -142,7 +156,12 @@ impl Service for Definition {
         let mut started = Started::new(crate::http::router(mixer.clone()))
             .job("mixer-engine", mixer.clone().run(context.shutdown.clone()));
         if let (Some(chain), Some((deployed, _))) = (context.chain.clone(), deployed) {
-            let height = chain.rpc.get_block_count().await.unwrap_or(1).saturating_sub(1);
+            let height = chain
+                .rpc
+                .get_block_count()
+                .await
+                .unwrap_or(1)
+                .saturating_sub(1);
             let deposits = EventStream::new(
                 chain.rpc.clone(),
                 EventFilter {

@@ -231,8 +231,8 @@ pub struct Info {
     pub fee_base: String,
     /// Basis points.
     pub fee_basis_points: i64,
-    /// Chain cost per transaction of a mix (GAS).
-    pub transaction_allowance: String,
+    /// Chain cost per GAS transfer of a mix (GAS).
+    pub transfer_allowance: String,
     /// Targets per request at most.
     pub max_targets: usize,
     /// The key that signs requests and proofs.
@@ -494,7 +494,14 @@ impl Mixer {
             Err(e) => {
                 let mut tx = self.store.database().pool().begin().await?;
                 self.store
-                    .transition_in(&mut tx, &id, "reserving", "abandoned", Some(&e.to_string()), self.now())
+                    .transition_in(
+                        &mut tx,
+                        &id,
+                        "reserving",
+                        "abandoned",
+                        Some(&e.to_string()),
+                        self.now(),
+                    )
                     .await?;
                 tx.commit().await?;
                 Err(e)
@@ -527,9 +534,13 @@ impl Mixer {
             UInt160::parse_display(&v.script_hash)
                 .map_err(|e| MixerError::Unavailable(format!("the pool's account: {e}")))
         };
-        let (deposit_views, hop_views) = grant.accounts.split_at(checked.deposit_accounts.min(grant.accounts.len()));
+        let (deposit_views, hop_views) = grant
+            .accounts
+            .split_at(checked.deposit_accounts.min(grant.accounts.len()));
         if hop_views.len() != HOPS {
-            return Err(MixerError::Unavailable("the pool granted too few accounts".into()));
+            return Err(MixerError::Unavailable(
+                "the pool granted too few accounts".into(),
+            ));
         }
         let deposit_hashes = deposit_views
             .iter()
@@ -585,10 +596,19 @@ impl Mixer {
         let tee_signature = hex::encode(signature.to_bytes());
         if !self
             .store
-            .activate(id, &hex::encode(&bytes), &request_hash, &tee_signature, &accounts, self.now())
+            .activate(
+                id,
+                &hex::encode(&bytes),
+                &request_hash,
+                &tee_signature,
+                &accounts,
+                self.now(),
+            )
             .await?
         {
-            return Err(MixerError::Unavailable("the request was abandoned meanwhile".into()));
+            return Err(MixerError::Unavailable(
+                "the request was abandoned meanwhile".into(),
+            ));
         }
         tracing::info!(request = id, total = checked.total, "mix request accepted");
         Ok(Created {
@@ -616,7 +636,9 @@ impl Mixer {
             deadline: 0,
         })
         .map(|mut c| {
-            c.deliver_by = checked.timestamp_ms + self.settings.scaled(self.settings.deposit_window_ms) + window_ms;
+            c.deliver_by = checked.timestamp_ms
+                + self.settings.scaled(self.settings.deposit_window_ms)
+                + window_ms;
             c
         })
     }
@@ -655,12 +677,15 @@ impl Mixer {
             }
         } else if request.released {
             ("unreturnable", Some("the account is no longer held"))
-        } else if amount <= self.settings.transaction_allowance || from.is_none() {
+        } else if amount <= self.settings.transfer_allowance || from.is_none() {
             ("unreturnable", Some("too small to pay for its own return"))
         } else if request.state == "awaiting_deposit" {
             ("returned", Some("not from the request's user"))
         } else {
-            ("returned", Some("late: the request no longer takes deposits"))
+            (
+                "returned",
+                Some("late: the request no longer takes deposits"),
+            )
         };
         let deposit = DepositRow {
             tx_hash: tx_hash.to_string(),
@@ -672,7 +697,11 @@ impl Mixer {
             reason: reason.map(Into::into),
             seen_at: now,
         };
-        if !self.store.insert_deposit_in(tx, &request.id, &deposit).await? {
+        if !self
+            .store
+            .insert_deposit_in(tx, &request.id, &deposit)
+            .await?
+        {
             return Ok(None);
         }
         let to_hash = *to;
@@ -682,9 +711,11 @@ impl Mixer {
                     .add_received_in(tx, &request.id, &account.address, amount)
                     .await?;
                 let accounts = self.store.accounts_in(tx, &request.id).await?;
-                let deposits: Vec<&AccountRow> = accounts.iter().filter(|a| a.role == "deposit").collect();
+                let deposits: Vec<&AccountRow> =
+                    accounts.iter().filter(|a| a.role == "deposit").collect();
                 if deposits.iter().any(|a| a.received > a.expected) {
-                    self.start_refund_in(tx, &request, &accounts, "overpaid").await?;
+                    self.start_refund_in(tx, &request, &accounts, "overpaid")
+                        .await?;
                 } else if deposits.iter().all(|a| a.received == a.expected) {
                     self.start_mix_in(tx, &request, &accounts).await?;
                 }
@@ -699,7 +730,7 @@ impl Mixer {
                             stage: 0,
                             kind: LegKind::Return,
                             from: to_hash,
-                            transfers: vec![(sender, amount - self.settings.transaction_allowance)],
+                            transfers: vec![(sender, amount - self.settings.transfer_allowance)],
                             not_before: now,
                         }],
                         now,
@@ -741,18 +772,24 @@ impl Mixer {
             .filter(|a| a.role == "deposit")
             .map(|a| (hash(a), a.expected))
             .collect();
-        let hops: Vec<UInt160> = accounts.iter().filter(|a| a.role == "hop").map(hash).collect();
+        let hops: Vec<UInt160> = accounts
+            .iter()
+            .filter(|a| a.role == "hop")
+            .map(hash)
+            .collect();
         let mut random = random_u64;
         let legs = plan::mix_plan(
             &deposits,
             &hops,
             &terms.targets,
-            self.settings.transaction_allowance,
+            self.settings.transfer_allowance,
             now,
             request.window_ms,
             &mut random,
         );
-        self.store.insert_legs_in(tx, &request.id, &legs, now).await?;
+        self.store
+            .insert_legs_in(tx, &request.id, &legs, now)
+            .await?;
         tracing::info!(request = %request.id, legs = legs.len(), "deposits complete: mix planned");
         Ok(())
     }
@@ -767,7 +804,14 @@ impl Mixer {
         let now = self.now();
         if !self
             .store
-            .transition_in(tx, &request.id, "awaiting_deposit", "refunding", Some(reason), now)
+            .transition_in(
+                tx,
+                &request.id,
+                "awaiting_deposit",
+                "refunding",
+                Some(reason),
+                now,
+            )
             .await?
         {
             return Ok(());
@@ -775,16 +819,18 @@ impl Mixer {
         let user = UInt160::parse_display(&request.user_hash).unwrap_or_default();
         let legs: Vec<Leg> = accounts
             .iter()
-            .filter(|a| a.role == "deposit" && a.received > self.settings.transaction_allowance)
+            .filter(|a| a.role == "deposit" && a.received > self.settings.transfer_allowance)
             .map(|a| Leg {
                 stage: 0,
                 kind: LegKind::Refund,
                 from: UInt160::parse_display(&a.address).unwrap_or_default(),
-                transfers: vec![(user, a.received - self.settings.transaction_allowance)],
+                transfers: vec![(user, a.received - self.settings.transfer_allowance)],
                 not_before: now,
             })
             .collect();
-        self.store.insert_legs_in(tx, &request.id, &legs, now).await?;
+        self.store
+            .insert_legs_in(tx, &request.id, &legs, now)
+            .await?;
         if legs.is_empty() {
             // Nothing worth sending back: settled with no transactions.
             self.settle_in(tx, &request.id, "refunding", "refunded", "refunded", &[])
@@ -802,12 +848,17 @@ impl Mixer {
     ) -> Result<Status, MixerError> {
         self.store.get(id).await?;
         if tx_hashes.is_empty() || tx_hashes.len() > 16 {
-            return Err(MixerError::InvalidDeposit("give 1 to 16 transaction hashes".into()));
+            return Err(MixerError::InvalidDeposit(
+                "give 1 to 16 transaction hashes".into(),
+            ));
         }
         let chain = self.chain()?;
         for text in tx_hashes {
             let hash = UInt256::parse_display(text).map_err(|_| {
-                MixerError::InvalidDeposit(format!("{:?} is not a transaction hash", text.chars().take(80).collect::<String>()))
+                MixerError::InvalidDeposit(format!(
+                    "{:?} is not a transaction hash",
+                    text.chars().take(80).collect::<String>()
+                ))
             })?;
             let log = match chain.rpc.get_application_log(&hash).await {
                 Ok(log) => log,
@@ -841,16 +892,121 @@ impl Mixer {
 
     // ----- the round -----
 
+    /// The chain time up to which every deposit has been looked at: the block before the
+    /// deposit stream's position. A request is given up as unfunded only once deposits are
+    /// known past its deadline in chain time, so a Mixer that was down never expires a request
+    /// whose deposit is waiting in a block it has not read yet.
+    async fn deposits_seen_until(&self) -> Option<i64> {
+        use neosl_chain::events::CursorStore as _;
+        let position = self.cursor.as_ref()?.load().await.ok()??;
+        let block = self
+            .chain
+            .as_ref()?
+            .rpc
+            .get_block(position.next_block.checked_sub(1)?)
+            .await
+            .ok()?;
+        i64::try_from(block.time).ok()
+    }
+
+    /// The contract's record of a dispute: `(state, disputed_at, grace)`.
+    async fn dispute_record(&self, request_hash: &str) -> Result<Option<(i64, i64, i64)>> {
+        let (Ok(deployment), Ok(chain)) = (self.deployment(), self.chain()) else {
+            return Ok(None);
+        };
+        let result = chain
+            .rpc
+            .invoke_function(
+                &deployment.contract,
+                "getDispute",
+                &[P::ByteArray(hex::decode(request_hash)?)],
+                &[],
+            )
+            .await?;
+        let fields: Vec<i64> = result
+            .stack
+            .first()
+            .and_then(StackItem::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|i| {
+                        i.as_integer()
+                            .and_then(|n| i64::try_from(n).ok())
+                            .unwrap_or(0)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok((fields.len() >= 6).then(|| (fields[0], fields[4], fields[5])))
+    }
+
+    /// Whether a leg of a request past its deadline may still go: not when the user has been
+    /// compensated (the request becomes `compensated`: the deposit stays with the operator, who
+    /// paid its total from the bond), nor when a claim could land before the leg does (the last
+    /// quarter of the grace after a dispute).
+    async fn may_move(&self, request: &RequestRow) -> Result<bool> {
+        if self.now() <= request.deadline {
+            return Ok(true);
+        }
+        let Some(hash) = &request.request_hash else {
+            return Ok(true);
+        };
+        match self.dispute_record(hash).await? {
+            Some((mixer::state::CLAIMED, _, _)) => {
+                let mut tx = self.store.database().pool().begin().await?;
+                for from in ["awaiting_deposit", "mixing", "refunding", "stuck"] {
+                    self.store
+                        .transition_in(
+                            &mut tx,
+                            &request.id,
+                            from,
+                            "compensated",
+                            Some("the user was compensated from the bond"),
+                            self.now(),
+                        )
+                        .await?;
+                }
+                self.store
+                    .cancel_legs_in(&mut tx, &request.id, self.now())
+                    .await?;
+                tx.commit().await?;
+                tracing::warn!(request = %request.id, "compensated on chain: its legs are cancelled");
+                Ok(false)
+            }
+            Some((mixer::state::DISPUTED, disputed_at, grace)) => {
+                Ok(self.now() < disputed_at + grace - grace / 4)
+            }
+            _ => Ok(true),
+        }
+    }
+
     /// One round: overdue deposits, due legs, releases, stale reservations.
     pub async fn round(&self) -> Result<()> {
         let now = self.now();
-        for request in self.store.deposit_overdue(now).await? {
+        let overdue = self.store.deposit_overdue(now).await?;
+        let seen_until = if overdue.is_empty() {
+            None
+        } else {
+            self.deposits_seen_until().await
+        };
+        for request in overdue {
+            if seen_until.is_none_or(|t| t <= request.deposit_deadline) {
+                continue;
+            }
             let mut tx = self.store.database().pool().begin().await?;
             let accounts = self.store.accounts_in(&mut tx, &request.id).await?;
             if accounts.iter().all(|a| a.received == 0) {
                 if self
                     .store
-                    .transition_in(&mut tx, &request.id, "awaiting_deposit", "expiring", None, now)
+                    .transition_in(
+                        &mut tx,
+                        &request.id,
+                        "awaiting_deposit",
+                        "expiring",
+                        None,
+                        now,
+                    )
                     .await?
                 {
                     self.settle_in(&mut tx, &request.id, "expiring", "expired", "unfunded", &[])
@@ -858,7 +1014,8 @@ impl Mixer {
                     tracing::info!(request = %request.id, "nothing deposited in time: expired");
                 }
             } else {
-                self.start_refund_in(&mut tx, &request, &accounts, "underpaid").await?;
+                self.start_refund_in(&mut tx, &request, &accounts, "underpaid")
+                    .await?;
             }
             tx.commit().await?;
         }
@@ -868,7 +1025,14 @@ impl Mixer {
         for request in self.store.stale_reservations(now - 120_000).await? {
             let mut tx = self.store.database().pool().begin().await?;
             self.store
-                .transition_in(&mut tx, &request.id, "reserving", "abandoned", Some("setting up did not finish"), now)
+                .transition_in(
+                    &mut tx,
+                    &request.id,
+                    "reserving",
+                    "abandoned",
+                    Some("setting up did not finish"),
+                    now,
+                )
                 .await?;
             tx.commit().await?;
         }
@@ -897,6 +1061,12 @@ impl Mixer {
     }
 
     async fn dispatch(&self, leg: &LegRow) -> Result<()> {
+        if leg.kind != "return" {
+            let request = self.store.get(&leg.request_id).await?;
+            if !self.may_move(&request).await? {
+                return Ok(());
+            }
+        }
         let mut tx = self.store.database().pool().begin().await?;
         let Some(account) = self
             .store
@@ -921,7 +1091,16 @@ impl Mixer {
         };
         if !self
             .store
-            .move_leg_in(&mut tx, &leg.request_id, leg.seq, "waiting", "planned", None, None, self.now())
+            .move_leg_in(
+                &mut tx,
+                &leg.request_id,
+                leg.seq,
+                "waiting",
+                "planned",
+                None,
+                None,
+                self.now(),
+            )
             .await?
         {
             return Ok(());
@@ -996,7 +1175,10 @@ impl Mixer {
             return Ok(false);
         };
         let txids_hash = mixer::txids_hash(txids);
-        let Ok(signature) = self.key.sign(&mixer::proof_message(&request_hash, &txids_hash)) else {
+        let Ok(signature) = self
+            .key
+            .sign(&mixer::proof_message(&request_hash, &txids_hash))
+        else {
             return Ok(false);
         };
         let shown: Vec<String> = txids.iter().map(ToString::to_string).collect();
@@ -1031,18 +1213,18 @@ impl Mixer {
                 .map(|h| display(&h))
                 .unwrap_or_else(|_| h.to_owned())
         };
-        let submission = self
-            .outbox
-            .item(PROOF, id)
-            .await?
-            .map(|item| Submission {
-                state: item.state.as_str().into(),
-                tx_hash: item.tx_hash.clone(),
-                reason: item.last_error.clone(),
-            });
+        let submission = self.outbox.item(PROOF, id).await?.map(|item| Submission {
+            state: item.state.as_str().into(),
+            tx_hash: item.tx_hash.clone(),
+            reason: item.last_error.clone(),
+        });
         Ok(Status {
             request_id: request.id.clone(),
-            state: if request.state == "expiring" { "expired".into() } else { request.state.clone() },
+            state: if request.state == "expiring" {
+                "expired".into()
+            } else {
+                request.state.clone()
+            },
             reason: request.reason.clone(),
             request_hash: request.request_hash.clone(),
             deposits: accounts
@@ -1093,10 +1275,7 @@ impl Mixer {
         ) else {
             return Err(MixerError::NotSettled(request.state));
         };
-        let message = mixer::proof_message(
-            &decode32(&request_hash)?,
-            &decode32(&txids_hash)?,
-        );
+        let message = mixer::proof_message(&decode32(&request_hash)?, &decode32(&txids_hash)?);
         Ok(CompletionProof {
             request_id: request.id,
             request_hash,
@@ -1132,7 +1311,7 @@ impl Mixer {
             deposit_window_ms: self.settings.scaled(self.settings.deposit_window_ms),
             fee_base: format_gas(rule.map_or(0, |r| r.base)),
             fee_basis_points: rule.map_or(0, |r| r.basis_points),
-            transaction_allowance: format_gas(self.settings.transaction_allowance),
+            transfer_allowance: format_gas(self.settings.transfer_allowance),
             max_targets: self.settings.max_targets,
             public_key: self.public_key.clone(),
             contract: self.deployment.map(|d| d.contract.to_string()),
@@ -1141,7 +1320,11 @@ impl Mixer {
     }
 
     /// Recent requests, without anything that links them to anyone.
-    pub async fn recent(&self, before: Option<i64>, limit: i64) -> Result<Vec<Summary>, MixerError> {
+    pub async fn recent(
+        &self,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Summary>, MixerError> {
         if !(1..=100).contains(&limit) {
             return Err(MixerError::InvalidLimit);
         }
@@ -1184,7 +1367,12 @@ impl Mixer {
         };
         let mut tx = self.store.database().pool().begin().await?;
         self.outbox
-            .plan_in(&mut tx, PROOF, id, &serde_json::to_value(&work).unwrap_or_default())
+            .plan_in(
+                &mut tx,
+                PROOF,
+                id,
+                &serde_json::to_value(&work).unwrap_or_default(),
+            )
             .await
             .map_err(|e| MixerError::Database(e.to_string()))?;
         tx.commit().await?;
@@ -1217,7 +1405,9 @@ impl Mixer {
             return Ok(());
         };
         match self.submit_proof(&request.id).await {
-            Ok(_) => tracing::warn!(request = %request.id, "disputed on chain: the completion proof is on its way"),
+            Ok(_) => {
+                tracing::warn!(request = %request.id, "disputed on chain: the completion proof is on its way")
+            }
             Err(MixerError::NotSettled(state)) => {
                 tracing::error!(request = %request.id, state, "disputed on chain before it was settled")
             }
@@ -1233,7 +1423,10 @@ impl Mixer {
         if let Some(s) = slot.as_ref() {
             return Ok(s.clone());
         }
-        let pool = self.pool.as_ref().context("the AccountPool cannot be reached")?;
+        let pool = self
+            .pool
+            .as_ref()
+            .context("the AccountPool cannot be reached")?;
         let grant = pool
             .request_accounts(RequestAccounts {
                 service_id: None,
@@ -1241,7 +1434,11 @@ impl Mixer {
                 purpose: "mixer-proofs".into(),
             })
             .await?;
-        let view = grant.accounts.first().context("the pool granted no account")?.clone();
+        let view = grant
+            .accounts
+            .first()
+            .context("the pool granted no account")?
+            .clone();
         let signer = Arc::new(PoolSigner::new(pool.clone(), &view)?);
         let sender = Sender {
             lock_id: grant.lock_id,
@@ -1374,8 +1571,15 @@ impl EventHandler for DepositWatch {
         };
         let m = &self.mixer;
         let mut tx = m.store.database().pool().begin().await?;
-        m.on_transfer_in(&mut tx, &event.tx_hash, event.notification_index, from, &to, amount)
-            .await?;
+        m.on_transfer_in(
+            &mut tx,
+            &event.tx_hash,
+            event.notification_index,
+            from,
+            &to,
+            amount,
+        )
+        .await?;
         if let Some(cursor) = &m.cursor {
             cursor.save_in(&mut tx, DbCursor::after(event)).await?;
         }
@@ -1458,9 +1662,17 @@ impl WorkKind for TransferKind {
         let now = m.now();
         match outcome {
             Outcome::Confirmed { tx_hash, .. } => {
-                if m
-                    .store
-                    .move_leg_in(tx, &work.request_id, work.seq, "planned", "confirmed", Some(tx_hash), None, now)
+                if m.store
+                    .move_leg_in(
+                        tx,
+                        &work.request_id,
+                        work.seq,
+                        "planned",
+                        "confirmed",
+                        Some(tx_hash),
+                        None,
+                        now,
+                    )
                     .await?
                 {
                     m.after_leg_in(tx, &work.request_id).await?;
@@ -1468,7 +1680,16 @@ impl WorkKind for TransferKind {
             }
             Outcome::Faulted { tx_hash, exception } => {
                 m.store
-                    .move_leg_in(tx, &work.request_id, work.seq, "planned", "faulted", Some(tx_hash), Some(exception), now)
+                    .move_leg_in(
+                        tx,
+                        &work.request_id,
+                        work.seq,
+                        "planned",
+                        "faulted",
+                        Some(tx_hash),
+                        Some(exception),
+                        now,
+                    )
                     .await?;
                 for from in ["mixing", "refunding"] {
                     m.store
@@ -1480,7 +1701,16 @@ impl WorkKind for TransferKind {
             Outcome::Failed { reason } => {
                 // Never landed: plan it again (a new outbox item, the same transfers).
                 m.store
-                    .move_leg_in(tx, &work.request_id, work.seq, "planned", "waiting", None, Some(reason), now)
+                    .move_leg_in(
+                        tx,
+                        &work.request_id,
+                        work.seq,
+                        "planned",
+                        "waiting",
+                        None,
+                        Some(reason),
+                        now,
+                    )
                     .await?;
                 tracing::warn!(request = %work.request_id, seq = work.seq, reason, "a mix transaction did not land; trying again");
             }
@@ -1514,7 +1744,11 @@ impl WorkKind for ProofKind {
         let script = hex::decode(&work.script).map_err(|e| WorkError::Permanent(e.to_string()))?;
         let transaction = chain
             .submitter
-            .build(script, &[SignerEntry::called_by_entry(sender.signer.clone())], vec![])
+            .build(
+                script,
+                &[SignerEntry::called_by_entry(sender.signer.clone())],
+                vec![],
+            )
             .await?;
         Ok(Built { transaction })
     }

@@ -64,7 +64,10 @@ async fn info(State(m): Mix) -> Result<ApiJson<Info>, ApiError> {
     Ok(ApiJson(m.info().await?))
 }
 
-async fn recent(State(m): Mix, ApiQuery(q): ApiQuery<Page>) -> Result<ApiJson<RequestList>, ApiError> {
+async fn recent(
+    State(m): Mix,
+    ApiQuery(q): ApiQuery<Page>,
+) -> Result<ApiJson<RequestList>, ApiError> {
     Ok(ApiJson(RequestList {
         requests: m.recent(q.before, q.limit.unwrap_or(50)).await?,
     }))

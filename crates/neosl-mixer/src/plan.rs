@@ -3,7 +3,7 @@
 //! randomness comes in as a function.
 //!
 //! Each transaction's sender pays its fees from what it holds; the plan leaves every sender
-//! `allowance` for that, so the amounts are fixed in advance and replicas, restarts and
+//! `allowance` per transfer for that, so the amounts are fixed in advance and replicas, restarts and
 //! retries send exactly the planned transfers. What the allowances do not use, and the service
 //! fee, stay in the hop accounts: the pool keeps the fee, and no transfer goes to any address
 //! known as the platform's.
@@ -78,7 +78,9 @@ pub fn deposit_plan(
 }
 
 /// The mix of a funded request: `deposits` (its accounts and what each holds), `hops`, the
-/// `targets`, the fee `allowance` per transaction, and the window `[start, start + window)`.
+/// `targets`, the fee `allowance` per GAS transfer, and the window `[start, start + window)`.
+/// A leg's sender keeps `allowance` for each transfer it makes; the plan needs at most
+/// [`crate::terms::transfer_budget`] allowances beyond the targets' amounts.
 pub fn mix_plan(
     deposits: &[(UInt160, i64)],
     hops: &[UInt160],
@@ -93,15 +95,17 @@ pub fn mix_plan(
     };
     let mut legs = Vec::new();
     let mut held: Vec<i64> = vec![0; hops.len()];
+    if hops.is_empty() {
+        return legs;
+    }
     // Stage 1: every deposit account empties itself into the hops, split or whole.
     for (account, amount) in deposits {
-        let send = amount - allowance;
-        if send <= 0 || hops.is_empty() {
-            continue;
-        }
         let first = (random() % hops.len() as u64) as usize;
+        let split =
+            hops.len() > 1 && amount - 2 * allowance >= 2 * allowance && random().is_multiple_of(2);
         let mut transfers = Vec::new();
-        if hops.len() > 1 && send >= 2 * allowance && random() % 2 == 0 {
+        if split {
+            let send = amount - 2 * allowance;
             let second = (first + 1) % hops.len();
             let part = between(random, send / 5, send - send / 5);
             transfers.push((hops[first], part));
@@ -109,6 +113,10 @@ pub fn mix_plan(
             held[first] += part;
             held[second] += send - part;
         } else {
+            let send = amount - allowance;
+            if send <= 0 {
+                continue;
+            }
             transfers.push((hops[first], send));
             held[first] += send;
         }
@@ -120,11 +128,11 @@ pub fn mix_plan(
             not_before: at(random, 0, 30),
         });
     }
-    // Stage 2: the fuller hop moves a random part to the other (it keeps two allowances: this
-    // transaction's and its delivery's).
+    // Stage 2: the fuller hop moves a random part of what it holds beyond the targets' fees to
+    // the other.
     if hops.len() > 1 {
         let (from, to) = if held[0] >= held[1] { (0, 1) } else { (1, 0) };
-        let movable = held[from] - 2 * allowance;
+        let movable = held[from] - allowance * (targets.len() as i64 + 2);
         if movable > 0 {
             let part = between(random, movable / 10 + 1, movable / 2 + 2).min(movable);
             held[from] -= part + allowance;
@@ -138,8 +146,8 @@ pub fn mix_plan(
             });
         }
     }
-    // Stage 3: each hop pays what it can of the targets, a target split over both when needed.
-    let mut available: Vec<i64> = held.iter().map(|h| h - allowance).collect();
+    // Stage 3: the targets in random order, each paid by the hops from a random one on, split
+    // over two when the first runs short; every transfer costs its sender an allowance.
     let mut payments: Vec<Vec<(UInt160, i64)>> = vec![Vec::new(); hops.len()];
     let mut order: Vec<usize> = (0..targets.len()).collect();
     for i in (1..order.len()).rev() {
@@ -147,16 +155,16 @@ pub fn mix_plan(
     }
     for i in order {
         let (target, mut owed) = targets[i];
-        let start_hop = (random() % hops.len().max(1) as u64) as usize;
+        let first = (random() % hops.len() as u64) as usize;
         for k in 0..hops.len() {
-            let j = (start_hop + k) % hops.len();
+            let j = (first + k) % hops.len();
             if owed == 0 {
                 break;
             }
-            let pay = owed.min(available[j].max(0));
-            if pay > 0 {
+            if held[j] > allowance {
+                let pay = owed.min(held[j] - allowance);
                 payments[j].push((target, pay));
-                available[j] -= pay;
+                held[j] -= pay + allowance;
                 owed -= pay;
             }
         }
@@ -219,8 +227,8 @@ mod tests {
                 amounts.iter().enumerate().map(|(i, a)| (h(100 + i as u8), *a)).collect();
             let net: i64 = amounts.iter().sum();
             let deposit_accounts = if split { vec![h(1), h(2)] } else { vec![h(1)] };
-            let transactions = deposit_accounts.len() as i64 + 1 + 2;
-            let total = net + service_fee + transactions * allowance;
+            let budget = crate::terms::transfer_budget(deposit_accounts.len(), targets.len()) as i64;
+            let total = net + service_fee + budget * allowance;
             let deposits = deposit_plan(total, &deposit_accounts, &mut random);
             prop_assert_eq!(deposits.iter().map(|d| d.1).sum::<i64>(), total);
             let hops = [h(10), h(11)];
@@ -238,9 +246,11 @@ mod tests {
             for leg in &sorted {
                 prop_assert!(leg.not_before >= 1_000 && leg.not_before < 61_000);
                 let out: i64 = leg.transfers.iter().map(|t| t.1).sum();
+                let fees = allowance * leg.transfers.len() as i64;
                 let b = balance.entry(leg.from).or_default();
-                prop_assert!(*b - out >= allowance, "{:?} overspends", leg);
-                *b -= out + allowance;
+                prop_assert!(*b - out >= fees, "{:?} overspends", leg);
+                *b -= out + fees;
+                prop_assert!(leg.transfers.iter().all(|t| t.1 > 0), "{:?} sends nothing", leg);
                 for (to, a) in &leg.transfers {
                     *balance.entry(*to).or_default() += a;
                 }

@@ -29,9 +29,10 @@ pub struct MixerSettings {
     /// Divides every window above and the mix options, for tests on a development chain only
     /// (refused above 1 in enclave mode).
     pub window_divisor: i64,
-    /// What each transaction of a mix may cost the account that sends it (10⁻⁸ GAS): the
-    /// chain cost a request pays is this times its transactions.
-    pub transaction_allowance: i64,
+    /// What each GAS transfer of a mix may cost the account that sends it (10⁻⁸ GAS): its
+    /// share of the system fee (with the submitter's margin) and of the network fee. The chain
+    /// cost a request pays is this times the transfers its mix may need.
+    pub transfer_allowance: i64,
     /// Targets per request at most.
     pub max_targets: usize,
     /// How far a request's timestamp may be from the Mixer's clock, seconds.
@@ -52,7 +53,7 @@ impl Default for MixerSettings {
             deposit_window_ms: 3_600_000,
             account_hold_ms: 86_400_000,
             window_divisor: 1,
-            transaction_allowance: 12_000_000,
+            transfer_allowance: 13_000_000,
             max_targets: 16,
             timestamp_skew_secs: 600,
             min_sender_gas: 2 * GAS,
@@ -70,7 +71,7 @@ impl MixerSettings {
         if self.window_divisor < 1 {
             return Err("mixer.window_divisor is at least 1".into());
         }
-        if self.transaction_allowance <= 0 || self.grace_ms <= 0 || self.deposit_window_ms <= 0 {
+        if self.transfer_allowance <= 0 || self.grace_ms <= 0 || self.deposit_window_ms <= 0 {
             return Err("mixer: allowance, grace and deposit window are positive".into());
         }
         if self.max_targets == 0 || self.max_targets > 64 {

@@ -2,8 +2,9 @@
 //!
 //! A request moves `reserving → awaiting_deposit → mixing → delivered`, or to `refunding →
 //! refunded` (a deposit that does not match the plan), `expired` (nothing deposited in time),
-//! `abandoned` (it could not be set up) or `stuck` (a transaction of its plan faulted; the
-//! operator looks). Every change is conditional on the state it leaves, so two replicas cannot
+//! `abandoned` (it could not be set up), `stuck` (a transaction of its plan faulted; the
+//! operator looks) or `compensated` (the user claimed the total from the bond on chain; what
+//! had not moved stays with the operator). Every change is conditional on the state it leaves, so two replicas cannot
 //! both make it. A deposit is keyed by `(tx_hash, notification)`: whichever replica or path
 //! sees it first records it, nobody records it twice. A leg is planned into the outbox by the
 //! conditional `waiting → planned` in the same transaction.
@@ -15,8 +16,12 @@ use sqlx::{Any, Row, Transaction};
 use crate::error::MixerError;
 
 /// The store's migrations.
-pub const MIGRATIONS: &[neosl_runtime::db::Migration] =
-    &[neosl_runtime::migration!(1, "mixer", "0001_mixer.sql", shared)];
+pub const MIGRATIONS: &[neosl_runtime::db::Migration] = &[neosl_runtime::migration!(
+    1,
+    "mixer",
+    "0001_mixer.sql",
+    shared
+)];
 
 /// States whose totals the pool holds (or may soon).
 pub const OPEN_STATES: &str = "('reserving', 'awaiting_deposit', 'mixing', 'refunding', 'stuck')";
@@ -178,7 +183,7 @@ pub struct LegRow {
     pub transfers: Vec<(String, i64)>,
     /// Not sent before (Unix ms).
     pub not_before: i64,
-    /// `waiting`, `planned`, `confirmed` or `faulted`.
+    /// `waiting`, `planned`, `confirmed`, `faulted` or `cancelled`.
     pub state: String,
     /// Transactions tried.
     pub attempts: i64,
@@ -294,7 +299,7 @@ impl Store {
     /// What the open requests hold, and how many there are.
     pub async fn load(&self) -> Result<(i64, i64), MixerError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS held FROM mixer_requests WHERE state IN {OPEN_STATES}"
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS held FROM mixer_requests WHERE state IN {OPEN_STATES}"
         )))
         .fetch_one(self.db.pool())
         .await?;
@@ -495,7 +500,7 @@ impl Store {
     pub async fn releasable(&self, now: i64, hold_ms: i64) -> Result<Vec<RequestRow>, MixerError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REQUEST_COLUMNS} FROM mixer_requests r WHERE released = 0 AND lock_id IS NOT NULL \
-             AND state IN ('delivered', 'refunded', 'expired', 'abandoned') \
+             AND state IN ('delivered', 'refunded', 'expired', 'abandoned', 'compensated') \
              AND deposit_deadline + $2 < $1 AND COALESCE(settled_at, 0) + $2 < $1 \
              AND NOT EXISTS (SELECT 1 FROM mixer_legs l WHERE l.request_id = r.id AND l.state IN ('waiting', 'planned')) \
              LIMIT 100"
@@ -749,6 +754,24 @@ impl Store {
         Ok(rows.iter().map(leg_from).collect::<Result<_, _>>()?)
     }
 
+    /// Cancels a request's legs that have not gone yet.
+    pub async fn cancel_legs_in(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: &str,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE mixer_legs SET state = 'cancelled', updated_at = $2 WHERE request_id = $1 AND state = 'waiting' \
+             AND kind <> 'return'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
     /// `from → to` for a leg (with its transaction or reason); false when it was not `from`.
     #[allow(clippy::too_many_arguments)]
     pub async fn move_leg_in(
@@ -784,7 +807,7 @@ impl Store {
 
 async fn open_total_in(tx: &mut Transaction<'_, Any>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT COALESCE(SUM(total), 0) FROM mixer_requests WHERE state IN {OPEN_STATES}"
+        "SELECT CAST(COALESCE(SUM(total), 0) AS BIGINT) FROM mixer_requests WHERE state IN {OPEN_STATES}"
     )))
     .fetch_one(&mut **tx)
     .await

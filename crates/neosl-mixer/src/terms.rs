@@ -51,14 +51,14 @@ pub struct Checked {
     pub net: i64,
     /// The Mixer's fee (the fee schedule's `mixer` rule on `net`).
     pub service_fee: i64,
-    /// The chain cost: `transactions` times the allowance.
+    /// The chain cost: `transfers` times the allowance.
     pub chain_cost: i64,
     /// `net + service_fee + chain_cost`: what the user deposits.
     pub total: i64,
     /// How many deposit accounts receive it.
     pub deposit_accounts: usize,
-    /// How many transactions the mix takes.
-    pub transactions: usize,
+    /// How many GAS transfers the mix may take at most ([`transfer_budget`]).
+    pub transfers: usize,
     /// The request's time, Unix milliseconds.
     pub timestamp_ms: i64,
     /// The chosen window (unscaled), ms.
@@ -72,6 +72,14 @@ pub const HOPS: usize = 2;
 
 /// From this net amount on, the deposit is split over two accounts.
 pub const SPLIT_DEPOSIT_FROM: i64 = 100 * GAS;
+
+/// The GAS transfers a mix of `deposit_accounts` deposits and `targets` targets may need at
+/// most (see [`crate::plan::mix_plan`]): each deposit account may split into two, one move
+/// between the hops, one delivery per target plus one split, and two allowances that a hop may
+/// be left holding unspent.
+pub fn transfer_budget(deposit_accounts: usize, targets: usize) -> usize {
+    2 * deposit_accounts + 1 + targets + 3
+}
 
 /// Parses a GAS amount: digits, optionally a point and 1 to 8 more digits; positive.
 pub fn parse_gas(text: &str) -> Result<i64, MixerError> {
@@ -194,10 +202,9 @@ pub fn check(
         return Err(over(net));
     }
     let deposit_accounts = if net >= SPLIT_DEPOSIT_FROM { 2 } else { 1 };
-    // Deposits → hops, one move between the hops, hops → targets.
-    let transactions = deposit_accounts + 1 + HOPS;
+    let transfers = transfer_budget(deposit_accounts, targets.len());
     let service_fee = service_fee(net).ok_or(over(i64::MAX))?;
-    let chain_cost = settings.transaction_allowance * transactions as i64;
+    let chain_cost = settings.transfer_allowance * transfers as i64;
     let total = net
         .checked_add(service_fee)
         .and_then(|t| t.checked_add(chain_cost))
@@ -213,7 +220,7 @@ pub fn check(
         chain_cost,
         total,
         deposit_accounts,
-        transactions,
+        transfers,
         timestamp_ms,
         mix_option_ms: body.mix_option,
         input_txs,
@@ -256,10 +263,21 @@ mod tests {
 
     #[test]
     fn amounts_parse_exactly() {
-        assert_eq!(parse_gas("5").unwrap(), 5 * GAS);
-        assert_eq!(parse_gas("0.00000001").unwrap(), 1);
-        assert_eq!(parse_gas("12.5").unwrap(), 1_250_000_000);
-        for bad in ["0", "0.0", "-1", "1.", ".5", "1.123456789", "1e3", "", " 1", "9999999999999"] {
+        assert_eq!(parse_gas("5").expect("present"), 5 * GAS);
+        assert_eq!(parse_gas("0.00000001").expect("present"), 1);
+        assert_eq!(parse_gas("12.5").expect("present"), 1_250_000_000);
+        for bad in [
+            "0",
+            "0.0",
+            "-1",
+            "1.",
+            ".5",
+            "1.123456789",
+            "1e3",
+            "",
+            " 1",
+            "9999999999999",
+        ] {
             assert!(parse_gas(bad).is_err(), "{bad}");
         }
         assert_eq!(format_gas(1_250_000_000), "12.5");
@@ -269,11 +287,11 @@ mod tests {
     #[test]
     fn a_request_costs_its_fee_and_chain_cost() {
         let s = MixerSettings::default();
-        let c = check(&body(&["5", "5"]), &s, fee, 1_730_000_000_000).unwrap();
+        let c = check(&body(&["5", "5"]), &s, fee, 1_730_000_000_000).expect("present");
         assert_eq!(c.net, 10 * GAS);
         assert_eq!(c.service_fee, 5_000_000 + 5_000_000);
-        assert_eq!(c.transactions, 4);
-        assert_eq!(c.total, c.net + c.service_fee + 4 * s.transaction_allowance);
+        assert_eq!(c.transfers, 2 + 1 + 2 + 3);
+        assert_eq!(c.total, c.net + c.service_fee + 8 * s.transfer_allowance);
         assert_eq!(c.deposit_accounts, 1);
     }
 
@@ -282,7 +300,7 @@ mod tests {
         use neosl_runtime::error::DomainError;
         let s = MixerSettings::default();
         let now = 1_730_000_000_000;
-        let code = |b: MixRequestBody| check(&b, &s, fee, now).unwrap_err().code();
+        let code = |b: MixRequestBody| check(&b, &s, fee, now).expect_err("refused").code();
         assert_eq!(code(body(&["10001"])), "request_over_limit");
         assert_eq!(code(body(&["9999.99"])), "request_over_limit");
         assert_eq!(code(body(&["0"])), "invalid_amount");

@@ -257,6 +257,14 @@ pub fn dev_signer(data_dir: &Path, name: &str) -> Arc<dyn TxSigner> {
     Arc::new(LocalKeySigner::new(dev_key(data_dir, name)))
 }
 
+/// The RPC URL of the devnet in `data_dir`.
+pub fn devnet_rpc_url(data_dir: &Path) -> String {
+    let devnet: Value =
+        serde_json::from_slice(&std::fs::read(data_dir.join("devnet/devnet.json")).expect("json"))
+            .expect("json");
+    devnet["rpc_url"].as_str().expect("url").to_owned()
+}
+
 /// The RPC client of the devnet in `data_dir`.
 pub fn devnet_rpc(data_dir: &Path) -> neosl_chain::RpcClient {
     let devnet: Value =

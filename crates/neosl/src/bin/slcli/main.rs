@@ -4,6 +4,8 @@
 //! `register`) keeps the session in `$SLCLI_CONFIG` (default `~/.slcli.json`, owner-only);
 //! `--token`/`SLCLI_TOKEN` or `--api-key`/`SLCLI_API_KEY` override it.
 
+mod mixer;
+
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -131,6 +133,11 @@ enum Command {
     Requests {
         #[command(subcommand)]
         command: RequestsCommand,
+    },
+    /// The Mixer: request, follow, prove, dispute, claim (no account needed).
+    Mixer {
+        #[command(subcommand)]
+        command: mixer::MixerCommand,
     },
 }
 
@@ -283,7 +290,7 @@ fn reference(given: Option<String>) -> String {
     given.unwrap_or_else(|| hex::encode(neosl_crypto::random_array::<12>()))
 }
 
-struct Client {
+pub(crate) struct Client {
     http: reqwest::Client,
     url: String,
     token: Option<String>,
@@ -291,7 +298,7 @@ struct Client {
 }
 
 impl Client {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -962,6 +969,7 @@ async fn run(cli: Cli) -> Result<()> {
                 });
             }
         },
+        Command::Mixer { command } => mixer::run(&client, cli.json, command).await?,
     }
     Ok(())
 }
