@@ -3,7 +3,8 @@
 //! CompletionProof verifies offline and on chain (a dispute is answered by the Mixer's proof and
 //! the claim refused); a request the Mixer never served is disputed after its deadline and
 //! compensated from the bond exactly once; forged and early disputes fault; bad requests are
-//! refused with stable codes and nothing signed.
+//! refused with stable codes and nothing signed; deposits that do not fit (late, foreign, over
+//! or under the plan) are sent back and reported.
 
 mod common;
 
@@ -157,6 +158,16 @@ impl Env {
             .await
             .expect("invoked");
         (!result.halted()).then(|| result.exception.unwrap_or_default())
+    }
+
+    async fn fee_of(&self, tx: &UInt256) -> i64 {
+        let tx = self
+            .submitter
+            .rpc()
+            .get_raw_transaction(tx)
+            .await
+            .expect("tx");
+        tx.system_fee + tx.network_fee
     }
 
     async fn dispute_state(&self, hash: &str) -> Option<i64> {
@@ -382,6 +393,31 @@ async fn mixes_deliver_exactly_and_disputes_are_paid_from_the_bond_once() {
     assert_eq!(terms.targets, vec![(t1, 3 * GAS), (t2, 250_000_000)]);
     assert_eq!(terms.contract, env.deployed.mixer_service);
     assert_eq!(terms.total, terms.net + terms.fee);
+    // Before the deadline a dispute faults.
+    let hash_a = created["request_hash"]
+        .as_str()
+        .expect("present")
+        .to_owned();
+    let dispute_args = |c: &Value, bytes: Option<Vec<u8>>, sig: Option<Vec<u8>>| {
+        vec![
+            P::ByteArray(bytes.unwrap_or_else(|| {
+                hex::decode(c["request_bytes"].as_str().expect("present")).expect("present")
+            })),
+            P::ByteArray(
+                hex::decode(c["request_hash"].as_str().expect("present")).expect("present"),
+            ),
+            P::ByteArray(sig.unwrap_or_else(|| {
+                hex::decode(c["tee_signature"].as_str().expect("present")).expect("present")
+            })),
+        ]
+    };
+    let early = env
+        .would_fault(&alice, "dispute", &dispute_args(&created, None, None))
+        .await;
+    assert!(
+        early.as_deref().is_some_and(|e| e.contains("deadline")),
+        "{early:?}"
+    );
     let deposit_addresses: Vec<UInt160> = terms.deposits.iter().map(|d| d.0).collect();
     env.deposit(alice.clone(), &created).await;
     let delivered = env.until_state(&id_a, "delivered").await;
@@ -428,32 +464,105 @@ async fn mixes_deliver_exactly_and_disputes_are_paid_from_the_bond_once() {
     );
     assert!(!ok, "a proof checked against another key is refused: {out}");
 
-    // Before the deadline a dispute faults; after it, the Mixer answers with its proof and the
-    // claim is refused.
-    let hash_a = created["request_hash"]
-        .as_str()
-        .expect("present")
-        .to_owned();
-    let dispute_args = |c: &Value, bytes: Option<Vec<u8>>, sig: Option<Vec<u8>>| {
-        vec![
-            P::ByteArray(bytes.unwrap_or_else(|| {
-                hex::decode(c["request_bytes"].as_str().expect("present")).expect("present")
-            })),
-            P::ByteArray(
-                hex::decode(c["request_hash"].as_str().expect("present")).expect("present"),
-            ),
-            P::ByteArray(sig.unwrap_or_else(|| {
-                hex::decode(c["tee_signature"].as_str().expect("present")).expect("present")
-            })),
-        ]
-    };
-    let early = env
-        .would_fault(&alice, "dispute", &dispute_args(&created, None, None))
+    // Deposits that do not fit are sent back, less one transfer's allowance, and reported:
+    // late (to A, already delivered), from someone else than the user (to C), more than the
+    // plan (C), less than the plan by the deposit deadline (D).
+    let stranger_key = SecretKey::generate();
+    let stranger: Arc<dyn TxSigner> =
+        Arc::new(neosl_chain::signer::LocalKeySigner::new(stranger_key));
+    env.transfer(alice.clone(), &stranger.account(), 10 * GAS)
         .await;
-    assert!(
-        early.as_deref().is_some_and(|e| e.contains("deadline")),
-        "{early:?}"
+    let allowance =
+        neosl_mixer::terms::parse_gas(info["transfer_allowance"].as_str().expect("allowance"))
+            .expect("amount");
+    let deposit_a = terms.deposits[0].0;
+    let mut stranger_spent = 0;
+    let late = env.transfer(stranger.clone(), &deposit_a, GAS).await;
+    stranger_spent += GAS + env.fee_of(&late).await;
+    let created_c = env
+        .request(&alice_hash, &[(fresh_address(), "1")], 1_800_000)
+        .await;
+    let id_c = created_c["request_id"].as_str().expect("id").to_owned();
+    let deposit_c = Address::parse(
+        created_c["deposits"][0]["address"]
+            .as_str()
+            .expect("address"),
+    )
+    .expect("address")
+    .script_hash();
+    let foreign = env.transfer(stranger.clone(), &deposit_c, GAS).await;
+    stranger_spent += GAS + env.fee_of(&foreign).await;
+    let planned_c =
+        neosl_mixer::terms::parse_gas(created_c["deposits"][0]["amount"].as_str().expect("amount"))
+            .expect("amount");
+    env.transfer(alice.clone(), &deposit_c, planned_c + GAS / 2)
+        .await;
+    let refunded = env.until_state(&id_c, "refunded").await;
+    assert_eq!(refunded["outcome"], "refunded");
+    assert_eq!(refunded["reason"], "overpaid");
+    let seen: Vec<&str> = refunded["deposits_seen"]
+        .as_array()
+        .expect("seen")
+        .iter()
+        .map(|d| d["disposition"].as_str().expect("disposition"))
+        .collect();
+    assert_eq!(seen, ["returned", "accepted"], "{refunded}");
+    let refund_tx =
+        UInt256::parse_display(refunded["txids"][0].as_str().expect("txid")).expect("hash");
+    let refund = env
+        .submitter
+        .rpc()
+        .get_application_log(&refund_tx)
+        .await
+        .expect("log");
+    let paid_back = refund.executions[0]
+        .notifications
+        .iter()
+        .filter_map(|n| neosl_mixer::engine::parse_transfer(&n.state))
+        .find(|(_, to, _)| *to == alice_hash)
+        .map(|(_, _, amount)| amount);
+    assert_eq!(
+        paid_back,
+        Some(planned_c + GAS / 2 - allowance),
+        "the user gets the deposit back less the refund's allowance"
     );
+    let status_a = env.status(&id_a).await;
+    assert!(
+        status_a["deposits_seen"]
+            .as_array()
+            .expect("seen")
+            .iter()
+            .any(|d| d["disposition"] == "returned"
+                && d["reason"].as_str().is_some_and(|r| r.contains("late"))),
+        "{status_a}"
+    );
+    neosl_testkit::wait_until(
+        Duration::from_secs(60),
+        "the stranger's deposits sent back",
+        || async {
+            (env.gas_of(&stranger.account()).await
+                == 10 * GAS - stranger_spent + 2 * (GAS - allowance))
+                .then_some(())
+        },
+    )
+    .await;
+    let created_d = env
+        .request(&alice_hash, &[(fresh_address(), "2")], 1_800_000)
+        .await;
+    let id_d = created_d["request_id"].as_str().expect("id").to_owned();
+    let deposit_d = Address::parse(
+        created_d["deposits"][0]["address"]
+            .as_str()
+            .expect("address"),
+    )
+    .expect("address")
+    .script_hash();
+    env.transfer(alice.clone(), &deposit_d, GAS).await;
+    let underpaid = env.until_state(&id_d, "refunded").await;
+    assert_eq!(underpaid["reason"], "underpaid");
+
+    // After the deadline the user disputes; the Mixer answers with its proof and the claim is
+    // refused.
     env.until_chain_time(created["deadline"].as_i64().expect("present"))
         .await;
     let (ok, out) = env.slcli(
