@@ -132,6 +132,19 @@ pub struct Status {
     pub proof_available: bool,
     /// The completion proof's transaction to the contract, if one was asked for.
     pub proof_submission: Option<Submission>,
+    /// Signed deposits handed over for the Mixer to broadcast, and what became of each.
+    pub presigned: Vec<Presigned>,
+}
+
+/// A signed deposit the Mixer broadcasts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Presigned {
+    /// Its hash.
+    pub tx_hash: String,
+    /// `waiting` (for its random time), `sent` or `failed`.
+    pub state: String,
+    /// Why it failed.
+    pub reason: Option<String>,
 }
 
 /// A deposit account's progress.
@@ -890,6 +903,120 @@ impl Mixer {
         self.status(id).await
     }
 
+    /// Takes signed but unsent deposits (hex, as `sendrawtransaction` wants them): each must
+    /// be a valid transaction of the request's user whose test run pays one of the request's
+    /// deposit accounts; it is broadcast at a random time in the first half of what is left of
+    /// the deposit window, so that the deposit's time says nothing about the request's.
+    pub async fn hand_over(&self, id: &str, raw: &[String]) -> Result<Status, MixerError> {
+        let bad = |m: String| MixerError::InvalidDeposit(m);
+        let request = self.store.get(id).await?;
+        if request.state != "awaiting_deposit" {
+            return Err(bad(format!(
+                "the request no longer takes deposits ({})",
+                request.state
+            )));
+        }
+        if raw.is_empty() || raw.len() > 16 {
+            return Err(bad("give 1 to 16 transactions".into()));
+        }
+        let chain = self.chain()?;
+        let accounts = self.store.accounts(id).await?;
+        let height = chain
+            .rpc
+            .get_block_count()
+            .await
+            .map_err(|e| MixerError::Unavailable(e.to_string()))?;
+        let mut checked = Vec::new();
+        for (i, text) in raw.iter().enumerate() {
+            let tx = hex::decode(text)
+                .ok()
+                .and_then(|b| neosl_neo::tx::Transaction::from_bytes(&b).ok())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "transaction {i} is not a signed Neo transaction in hex"
+                    ))
+                })?;
+            if tx.signers.first().map(|s| s.account.to_string()) != Some(request.user_hash.clone())
+            {
+                return Err(bad(format!(
+                    "transaction {i} is not sent by the request's user"
+                )));
+            }
+            if tx.valid_until_block <= height + 2 {
+                return Err(bad(format!(
+                    "transaction {i} expires too soon (valid until block {})",
+                    tx.valid_until_block
+                )));
+            }
+            let tested = chain
+                .rpc
+                .invoke_script(&tx.script, &tx.signers)
+                .await
+                .map_err(|e| MixerError::Unavailable(e.to_string()))?;
+            let pays_deposit = tested.halted()
+                && tested.notifications.iter().any(|n| {
+                    n.contract == neosl_neo::native::GAS
+                        && n.eventname == "Transfer"
+                        && parse_transfer(&n.state).is_some_and(|(_, to, _)| {
+                            accounts
+                                .iter()
+                                .any(|a| a.role == "deposit" && a.address == to.to_string())
+                        })
+                });
+            if !pays_deposit {
+                return Err(bad(format!(
+                    "transaction {i} does not pay a deposit address of this request"
+                )));
+            }
+            let hash = tx.hash().map_err(|e| bad(e.to_string()))?;
+            checked.push((hash, text.to_ascii_lowercase()));
+        }
+        let now = self.now();
+        let room = ((request.deposit_deadline - now) / 2).max(1);
+        for (hash, text) in checked {
+            let send_at = now + (random_u64() % room as u64) as i64;
+            self.store
+                .insert_presigned(id, &hash.to_string(), &text, send_at, now)
+                .await?;
+        }
+        self.status(id).await
+    }
+
+    async fn broadcast_due(&self) -> Result<()> {
+        let Some(chain) = &self.chain else {
+            return Ok(());
+        };
+        for (hash, raw) in self.store.due_presigned(self.now()).await? {
+            let tx = hex::decode(&raw)
+                .ok()
+                .and_then(|b| neosl_neo::tx::Transaction::from_bytes(&b).ok());
+            let Some(tx) = tx else {
+                self.store
+                    .presigned_done(&hash, "failed", Some("unreadable"), self.now())
+                    .await?;
+                continue;
+            };
+            match chain.submitter.send(&tx).await {
+                Ok(_) => {
+                    self.store
+                        .presigned_done(&hash, "sent", None, self.now())
+                        .await?;
+                    tracing::info!(tx = %hash, "a handed-over deposit was broadcast");
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(tx = %hash, error = %e, "broadcasting a handed-over deposit failed; retrying");
+                }
+                Err(e) => {
+                    self.store
+                        .presigned_done(&hash, "failed", Some(&e.to_string()), self.now())
+                        .await?;
+                    tracing::warn!(tx = %hash, error = %e, "a handed-over deposit was refused by the node");
+                }
+            }
+        }
+        Ok(())
+    }
+
     // ----- the round -----
 
     /// The chain time up to which every deposit has been looked at: the block before the
@@ -1019,6 +1146,7 @@ impl Mixer {
             }
             tx.commit().await?;
         }
+        self.broadcast_due().await?;
         for leg in self.store.due_legs(now, 200).await? {
             self.dispatch(&leg).await?;
         }
@@ -1261,6 +1389,17 @@ impl Mixer {
             txids: request.txids.clone().unwrap_or_default(),
             proof_available: request.proof_signature.is_some(),
             proof_submission: submission,
+            presigned: self
+                .store
+                .presigned_of(id)
+                .await?
+                .into_iter()
+                .map(|(tx_hash, state, reason)| Presigned {
+                    tx_hash,
+                    state,
+                    reason,
+                })
+                .collect(),
         })
     }
 

@@ -23,12 +23,17 @@ pub struct RequestList {
     pub requests: Vec<Summary>,
 }
 
-/// `POST /mixer/request/{id}/deposit`.
+/// `POST /mixer/request/{id}/deposit`: deposits made (their hashes), or deposits signed but
+/// not sent (for the Mixer to broadcast at a random time inside the deposit window).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DepositConfirmation {
-    /// The deposit transactions (display form), 1 to 16.
+    /// Deposit transactions on chain (display form), up to 16.
+    #[serde(default)]
     pub tx_hashes: Vec<String>,
+    /// Signed, unsent deposit transactions (hex), up to 16.
+    #[serde(default)]
+    pub transactions: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -91,7 +96,11 @@ async fn deposit(
 ) -> Result<ApiJson<Status>, ApiError> {
     let body: DepositConfirmation = serde_json::from_value(body)
         .map_err(|e| MixerError::InvalidDeposit(format!("not a deposit confirmation: {e}")))?;
-    Ok(ApiJson(m.confirm_deposits(&id, &body.tx_hashes).await?))
+    match (body.tx_hashes.is_empty(), body.transactions.is_empty()) {
+        (false, true) => Ok(ApiJson(m.confirm_deposits(&id, &body.tx_hashes).await?)),
+        (true, false) => Ok(ApiJson(m.hand_over(&id, &body.transactions).await?)),
+        _ => Err(MixerError::InvalidDeposit("give either tx_hashes or transactions".into()).into()),
+    }
 }
 
 async fn dispute(State(m): Mix, Path(id): Path<String>) -> Result<ApiJson<Submission>, ApiError> {

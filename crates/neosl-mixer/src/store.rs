@@ -16,12 +16,10 @@ use sqlx::{Any, Row, Transaction};
 use crate::error::MixerError;
 
 /// The store's migrations.
-pub const MIGRATIONS: &[neosl_runtime::db::Migration] = &[neosl_runtime::migration!(
-    1,
-    "mixer",
-    "0001_mixer.sql",
-    shared
-)];
+pub const MIGRATIONS: &[neosl_runtime::db::Migration] = &[
+    neosl_runtime::migration!(1, "mixer", "0001_mixer.sql", shared),
+    neosl_runtime::migration!(2, "presigned deposits", "0002_presigned.sql", shared),
+];
 
 /// States whose totals the pool holds (or may soon).
 pub const OPEN_STATES: &str = "('reserving', 'awaiting_deposit', 'mixing', 'refunding', 'stuck')";
@@ -752,6 +750,88 @@ impl Store {
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows.iter().map(leg_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a signed deposit to broadcast at `send_at`; false when it was handed over before.
+    pub async fn insert_presigned(
+        &self,
+        request_id: &str,
+        tx_hash: &str,
+        raw: &str,
+        send_at: i64,
+        now: i64,
+    ) -> Result<bool, MixerError> {
+        Ok(sqlx::query(
+            "INSERT INTO mixer_presigned (tx_hash, request_id, raw, send_at, state, updated_at) \
+             VALUES ($1, $2, $3, $4, 'waiting', $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(tx_hash)
+        .bind(request_id)
+        .bind(raw)
+        .bind(send_at)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Signed deposits due to be broadcast: `(tx_hash, raw)`.
+    pub async fn due_presigned(&self, now: i64) -> Result<Vec<(String, String)>, MixerError> {
+        let rows = sqlx::query(
+            "SELECT tx_hash, raw FROM mixer_presigned WHERE state = 'waiting' AND send_at <= $1 \
+             ORDER BY send_at LIMIT 100",
+        )
+        .bind(now)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| Some((r.try_get("tx_hash").ok()?, r.try_get("raw").ok()?)))
+            .collect())
+    }
+
+    /// Records what broadcasting a signed deposit did (`sent` or `failed`).
+    pub async fn presigned_done(
+        &self,
+        tx_hash: &str,
+        state: &str,
+        reason: Option<&str>,
+        now: i64,
+    ) -> Result<(), MixerError> {
+        sqlx::query(
+            "UPDATE mixer_presigned SET state = $2, reason = $3, updated_at = $4 WHERE tx_hash = $1 AND state = 'waiting'",
+        )
+        .bind(tx_hash)
+        .bind(state)
+        .bind(reason)
+        .bind(now)
+        .execute(self.db.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A request's signed deposits: `(tx_hash, state, reason)`.
+    pub async fn presigned_of(
+        &self,
+        request_id: &str,
+    ) -> Result<Vec<(String, String, Option<String>)>, MixerError> {
+        let rows = sqlx::query(
+            "SELECT tx_hash, state, reason FROM mixer_presigned WHERE request_id = $1 ORDER BY send_at",
+        )
+        .bind(request_id)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.try_get("tx_hash").ok()?,
+                    r.try_get("state").ok()?,
+                    r.try_get("reason").ok()?,
+                ))
+            })
+            .collect())
     }
 
     /// Cancels a request's legs that have not gone yet.

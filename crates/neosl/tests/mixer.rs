@@ -561,6 +561,30 @@ async fn mixes_deliver_exactly_and_disputes_are_paid_from_the_bond_once() {
     let underpaid = env.until_state(&id_d, "refunded").await;
     assert_eq!(underpaid["reason"], "underpaid");
 
+    // E: the user hands the Mixer signed deposits (slcli), which it broadcasts by itself.
+    let t5 = fresh_address();
+    let created_e = env.request(&alice_hash, &[(t5, "1.5")], 1_800_000).await;
+    let id_e = created_e["request_id"].as_str().expect("id").to_owned();
+    let file_e = data_dir.join("request-e.json");
+    std::fs::write(&file_e, serde_json::to_vec(&created_e).expect("json")).expect("saved");
+    let (ok, out) = env.slcli(
+        &[
+            "mixer",
+            "pay",
+            "--request-proof",
+            &file_e.display().to_string(),
+            "--hand-over",
+        ],
+        Some(&wif_of(&alice_key)),
+    );
+    assert!(ok, "{out}");
+    let delivered_e = env.until_state(&id_e, "delivered").await;
+    assert_eq!(
+        delivered_e["presigned"][0]["state"], "sent",
+        "{delivered_e}"
+    );
+    assert_eq!(env.gas_of(&t5).await, 150_000_000);
+
     // After the deadline the user disputes; the Mixer answers with its proof and the claim is
     // refused.
     env.until_chain_time(created["deadline"].as_i64().expect("present"))

@@ -54,6 +54,22 @@ pub enum MixerCommand {
         #[arg(required = true)]
         tx_hashes: Vec<String>,
     },
+    /// Pay a request's deposit plan from your key: sent now, or with `--hand-over` signed and
+    /// handed to the Mixer, which broadcasts each at a random time inside the deposit window.
+    Pay {
+        /// Your saved RequestProof.
+        #[arg(long)]
+        request_proof: PathBuf,
+        /// A file holding your WIF (also SLCLI_WIF).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// The Neo node's RPC URL.
+        #[arg(long, env = "SLCLI_RPC")]
+        rpc: String,
+        /// Let the Mixer broadcast the signed transfers.
+        #[arg(long)]
+        hand_over: bool,
+    },
     /// The CompletionProof, verified offline.
     Proof {
         /// The request id.
@@ -348,6 +364,78 @@ pub async fn run(client: &Client, json_out: bool, command: MixerCommand) -> Resu
                 .await?;
             print(&data, &|d| {
                 println!("state      {}", d["state"].as_str().unwrap_or("?"))
+            });
+        }
+        MixerCommand::Pay {
+            request_proof,
+            key_file,
+            rpc,
+            hand_over,
+        } => {
+            let saved = load(&request_proof)?;
+            let proof = check_request_proof(&saved, None)?;
+            let id = field(&saved, "request_id")?;
+            let signer = user_signer(key_file.as_deref())?;
+            if signer.account() != proof.terms.user {
+                bail!("the key is not the request's user");
+            }
+            let submitter =
+                Submitter::connect(neosl_chain::RpcClient::single(rpc)?, Default::default())
+                    .await
+                    .context("the node does not answer")?;
+            let mut hashes = Vec::new();
+            let mut signed = Vec::new();
+            for (to, amount) in &proof.terms.deposits {
+                let script = neosl_neo::contract::nep17_transfer(
+                    &neosl_neo::native::GAS,
+                    &proof.terms.user,
+                    to,
+                    &(*amount).into(),
+                    None,
+                )?;
+                let tx = submitter
+                    .build(
+                        script,
+                        &[SignerEntry::called_by_entry(signer.clone())],
+                        vec![],
+                    )
+                    .await
+                    .context("the transfer would fail")?;
+                if hand_over {
+                    signed.push(hex::encode(tx.to_bytes()?));
+                } else {
+                    hashes.push(submitter.send(&tx).await?.to_string());
+                }
+            }
+            let body = if hand_over {
+                json!({"transactions": signed})
+            } else {
+                json!({"tx_hashes": hashes})
+            };
+            let data = if hand_over {
+                client
+                    .send(
+                        Method::POST,
+                        &format!("/mixer/request/{id}/deposit"),
+                        Some(body),
+                        false,
+                        &[],
+                    )
+                    .await?
+            } else {
+                json!({"tx_hashes": hashes})
+            };
+            print(&data, &|_| {
+                if hand_over {
+                    println!(
+                        "handed over {} signed deposit(s); the Mixer sends them inside the deposit window",
+                        proof.terms.deposits.len()
+                    );
+                } else {
+                    for h in &hashes {
+                        println!("sent       {h}");
+                    }
+                }
             });
         }
         MixerCommand::Proof {
