@@ -81,12 +81,13 @@ impl GatewayConfig {
                 "auth_client" => config.limits.auth_client = *rate,
                 "api" => config.limits.api = *rate,
                 "money" => config.limits.money = *rate,
+                "public" => config.limits.public = *rate,
                 route if route.starts_with('/') => {
                     config.limits.routes.insert(route.to_owned(), *rate);
                 }
                 other => {
                     return Err(format!(
-                        "gateway.rate_limits: unknown class {other:?} (auth, auth_client, api, money, or a route such as \"/vrf/random\")"
+                        "gateway.rate_limits: unknown class {other:?} (auth, auth_client, api, money, public, or a route such as \"/vrf/random\")"
                     ));
                 }
             }

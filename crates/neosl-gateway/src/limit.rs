@@ -35,8 +35,12 @@ pub struct RateLimits {
     pub api: Rate,
     /// Calls that move money (sponsorships, withdrawals), per user.
     pub money: Rate,
+    /// Calls to routes open to anyone (the Mixer's, public keys, verification), per client
+    /// address.
+    pub public: Rate,
     /// Per-route limits on top of the class limits, keyed by the route as registered
-    /// (`/vrf/random`, `/api/v1/api-keys/{id}`), per user.
+    /// (`/vrf/random`, `/api/v1/api-keys/{id}`), per user (per client address on routes open
+    /// to anyone).
     pub routes: HashMap<String, Rate>,
 }
 
@@ -58,6 +62,10 @@ impl Default for RateLimits {
             money: Rate {
                 per_second: 2.0,
                 burst: 10,
+            },
+            public: Rate {
+                per_second: 20.0,
+                burst: 100,
             },
             routes: HashMap::new(),
         }

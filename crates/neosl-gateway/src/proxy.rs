@@ -53,12 +53,13 @@ pub(crate) fn routes(gateway: &Gateway) -> Router<Arc<Gateway>> {
                 transport: service.transport.clone(),
             });
             let handler = move |State(gw): State<Arc<Gateway>>,
+                                client: crate::guard::Client,
                                 method: Method,
                                 uri: Uri,
                                 headers: HeaderMap,
                                 body: Bytes| {
                 let target = target.clone();
-                async move { forward(&gw, &target, method, uri, headers, body).await }
+                async move { forward(&gw, &target, client, method, uri, headers, body).await }
             };
             let entry = by_path.remove(route.path).unwrap_or_default();
             by_path.insert(route.path, entry.merge(on(filter, handler)));
@@ -74,6 +75,7 @@ pub(crate) fn routes(gateway: &Gateway) -> Router<Arc<Gateway>> {
 async fn forward(
     gw: &Gateway,
     target: &Target,
+    client: crate::guard::Client,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -83,7 +85,18 @@ async fn forward(
         neosl_runtime::error::parse_json_body::<serde::de::IgnoredAny>(&body)?;
     }
     let principal = match target.route.access {
-        Access::Anyone => None,
+        Access::Anyone => {
+            // Nobody is signed in: the client address is what is limited.
+            let limits = &gw.config.limits;
+            gw.limit(&format!("public:{}", client.key()), limits.public)?;
+            if let Some(rate) = limits.routes.get(target.route.path) {
+                gw.limit(
+                    &format!("public-route:{}:{}", target.route.path, client.key()),
+                    *rate,
+                )?;
+            }
+            None
+        }
         Access::User | Access::Paid(_) => {
             Some(Principal::authenticate(gw, &headers, &method, target.route.path).await?)
         }

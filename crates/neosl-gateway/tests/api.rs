@@ -87,6 +87,7 @@ fn generous() -> RateLimits {
         auth_client: r,
         api: r,
         money: r,
+        public: r,
         routes: Default::default(),
     }
 }

@@ -490,8 +490,11 @@ impl Mixer {
                     deposit_deadline,
                     deadline,
                 },
-                self.settings.max_pool,
-                Some(bond.free),
+                &crate::store::Limits {
+                    max_pool: self.settings.max_pool,
+                    max_pending: self.settings.max_pending_requests,
+                    bond_free: Some(bond.free),
+                },
                 now,
             )
             .await?;
@@ -1166,7 +1169,8 @@ impl Mixer {
         }
         if let Some(pool) = &self.pool {
             let hold = self.settings.scaled(self.settings.account_hold_ms);
-            for request in self.store.releasable(now, hold).await? {
+            let unfunded_hold = self.settings.scaled(self.settings.deposit_window_ms);
+            for request in self.store.releasable(now, hold, unfunded_hold).await? {
                 if let Some(lock_id) = &request.lock_id {
                     match pool
                         .release_accounts(ReleaseAccounts {

@@ -45,6 +45,9 @@ pub enum MixerError {
         /// What is left.
         headroom: i64,
     },
+    /// Too many requests wait for their deposits.
+    #[error("too many requests are waiting for their deposits; try again later")]
+    TooManyPending,
     /// The operator's free bond cannot back this request too.
     #[error("the operator's bond cannot back another request of this size now")]
     BondExhausted,
@@ -85,6 +88,7 @@ impl DomainError for MixerError {
             Self::RequestOverLimit { .. } => "request_over_limit",
             Self::PoolCapacityExceeded { .. } => "pool_capacity_exceeded",
             Self::BondExhausted => "bond_exhausted",
+            Self::TooManyPending => "too_many_pending_requests",
             Self::UnknownRequest => "unknown_request",
             Self::NotSettled(_) => "not_settled",
             Self::InvalidDeposit(_) => "invalid_deposit",
@@ -101,7 +105,9 @@ impl DomainError for MixerError {
             Self::NotSettled(_) | Self::PoolCapacityExceeded { .. } | Self::BondExhausted => {
                 ErrorCode::Conflict
             }
-            Self::NotDeployed | Self::Unavailable(_) => ErrorCode::Unavailable,
+            Self::NotDeployed | Self::Unavailable(_) | Self::TooManyPending => {
+                ErrorCode::Unavailable
+            }
             Self::Database(_) => ErrorCode::Internal,
             _ => ErrorCode::InvalidRequest,
         }

@@ -35,6 +35,8 @@ pub struct MixerSettings {
     pub transfer_allowance: i64,
     /// Targets per request at most.
     pub max_targets: usize,
+    /// Requests waiting for their deposits at most (each holds pool accounts).
+    pub max_pending_requests: i64,
     /// How far a request's timestamp may be from the Mixer's clock, seconds.
     pub timestamp_skew_secs: i64,
     /// Below this GAS (10⁻⁸) the account that sends completion proofs is topped up.
@@ -55,6 +57,7 @@ impl Default for MixerSettings {
             window_divisor: 1,
             transfer_allowance: 13_000_000,
             max_targets: 16,
+            max_pending_requests: 1000,
             timestamp_skew_secs: 600,
             min_sender_gas: 2 * GAS,
             top_up_gas: 10 * GAS,

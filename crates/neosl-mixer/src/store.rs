@@ -234,6 +234,17 @@ pub struct NewRequest<'a> {
     pub deadline: i64,
 }
 
+/// What a new request must fit in.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// All open requests' totals at most.
+    pub max_pool: i64,
+    /// Requests waiting for deposits at most.
+    pub max_pending: i64,
+    /// The operator's free bond, when known.
+    pub bond_free: Option<i64>,
+}
+
 /// The Mixer's tables.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -252,18 +263,27 @@ impl Store {
         &self.db
     }
 
-    /// Records a request as `reserving` if the pool's cap (`max_pool`) and the operator's free
-    /// bond (`bond_free`, when known) can take its total next to every open request; decided
-    /// under one named lock, so concurrent requests on any replica cannot overshoot together.
+    /// Records a request as `reserving` if fewer than `limits.max_pending` requests wait for
+    /// their deposits (each holds pool accounts) and the pool's cap and the operator's free bond
+    /// (when known) can take its total next to every open request; decided under one named
+    /// lock, so concurrent requests on any replica cannot overshoot together.
     pub async fn reserve(
         &self,
         new: &NewRequest<'_>,
-        max_pool: i64,
-        bond_free: Option<i64>,
+        limits: &Limits,
         now: i64,
     ) -> Result<(), MixerError> {
+        let (max_pool, bond_free) = (limits.max_pool, limits.bond_free);
         let mut tx = self.db.pool().begin().await?;
         neosl_runtime::db::lock_named(&mut tx, self.db.backend(), "mixer:capacity").await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM mixer_requests WHERE state IN ('reserving', 'awaiting_deposit')",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if pending >= limits.max_pending {
+            return Err(MixerError::TooManyPending);
+        }
         let held = open_total_in(&mut tx).await?;
         if held + new.total > max_pool {
             return Err(MixerError::PoolCapacityExceeded {
@@ -494,17 +514,26 @@ impl Store {
     }
 
     /// Settled requests whose accounts may go back to the pool: held `hold_ms` past the later
-    /// of the deposit deadline and settlement, with no leg on its way.
-    pub async fn releasable(&self, now: i64, hold_ms: i64) -> Result<Vec<RequestRow>, MixerError> {
+    /// of the deposit deadline and settlement (`unfunded_hold_ms` for a request nothing was
+    /// deposited to, so that requests never paid cannot keep the pool's accounts for long),
+    /// with no leg on its way.
+    pub async fn releasable(
+        &self,
+        now: i64,
+        hold_ms: i64,
+        unfunded_hold_ms: i64,
+    ) -> Result<Vec<RequestRow>, MixerError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {REQUEST_COLUMNS} FROM mixer_requests r WHERE released = 0 AND lock_id IS NOT NULL \
              AND state IN ('delivered', 'refunded', 'expired', 'abandoned', 'compensated') \
-             AND deposit_deadline + $2 < $1 AND COALESCE(settled_at, 0) + $2 < $1 \
+             AND deposit_deadline + (CASE WHEN state IN ('expired', 'abandoned') THEN $3 ELSE $2 END) < $1 \
+             AND COALESCE(settled_at, 0) + (CASE WHEN state IN ('expired', 'abandoned') THEN $3 ELSE $2 END) < $1 \
              AND NOT EXISTS (SELECT 1 FROM mixer_legs l WHERE l.request_id = r.id AND l.state IN ('waiting', 'planned')) \
              LIMIT 100"
         )))
         .bind(now)
         .bind(hold_ms)
+        .bind(unfunded_hold_ms)
         .fetch_all(self.db.pool())
         .await?;
         Ok(rows.iter().map(request_from).collect::<Result<_, _>>()?)

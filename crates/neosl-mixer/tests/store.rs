@@ -4,9 +4,17 @@
 use std::sync::Arc;
 
 use neosl_mixer::error::MixerError;
-use neosl_mixer::store::{DepositRow, NewRequest, Store};
+use neosl_mixer::store::{DepositRow, Limits, NewRequest, Store};
 use neosl_runtime::db::Database;
 use neosl_testkit::{TestDatabase, on_both_backends};
+
+fn limits(max_pool: i64, bond_free: Option<i64>) -> Limits {
+    Limits {
+        max_pool,
+        max_pending: 1000,
+        bond_free,
+    }
+}
 
 async fn store(db: &TestDatabase) -> Store {
     let database = Database::connect(&db.url()).await.expect("connect");
@@ -34,7 +42,9 @@ async fn the_cap_holds_under_concurrent_reservations(db: &TestDatabase) {
         let store = store.clone();
         tasks.spawn(async move {
             let id = format!("r{i}");
-            store.reserve(&new_request(&id, 6), 100, None, 1).await
+            store
+                .reserve(&new_request(&id, 6), &limits(100, None), 1)
+                .await
         });
     }
     let (mut ok, mut refused) = (0, 0);
@@ -52,15 +62,23 @@ async fn the_cap_holds_under_concurrent_reservations(db: &TestDatabase) {
     assert_eq!(store.load().await.expect("load"), (96, 16));
     // The bond is the other bound.
     let refused = store
-        .reserve(&new_request("bonded", 1), 1_000, Some(96), 1)
+        .reserve(&new_request("bonded", 1), &limits(1_000, Some(96)), 1)
         .await;
     assert_eq!(refused, Err(MixerError::BondExhausted));
+    // And the number of requests waiting for deposits.
+    let busy = Limits {
+        max_pool: 1_000,
+        max_pending: 16,
+        bond_free: None,
+    };
+    let refused = store.reserve(&new_request("busy", 1), &busy, 1).await;
+    assert_eq!(refused, Err(MixerError::TooManyPending));
 }
 
 async fn deposits_are_recorded_once_and_legs_move_once(db: &TestDatabase) {
     let store = store(db).await;
     store
-        .reserve(&new_request("r", 6), 100, None, 1)
+        .reserve(&new_request("r", 6), &limits(100, None), 1)
         .await
         .expect("reserved");
     let deposit = DepositRow {
@@ -119,7 +137,7 @@ async fn deposits_are_recorded_once_and_legs_move_once(db: &TestDatabase) {
 async fn handed_over_deposits_go_out_once(db: &TestDatabase) {
     let store = store(db).await;
     store
-        .reserve(&new_request("r", 6), 100, None, 1)
+        .reserve(&new_request("r", 6), &limits(100, None), 1)
         .await
         .expect("reserved");
     assert!(

@@ -127,8 +127,9 @@ async fn main() {
     let deployed: Deployed =
         serde_json::from_slice(&std::fs::read(data_dir.join(Deployed::FILE)).expect("contracts"))
             .expect("json");
-    let mut config =
-        String::from("[datafeeds]\ninterval_ms = 200\ntimeout_ms = 1000\nretries = 0\n\n");
+    let mut config = String::from(
+        "[gateway.rate_limits]\npublic = { per_second = 1000.0, burst = 1000 }\n\n[datafeeds]\ninterval_ms = 200\ntimeout_ms = 1000\nretries = 0\n\n",
+    );
     config.push_str(&exchanges.settings_toml());
     for (pair, sources) in PAIRS {
         config.push_str(&format!(

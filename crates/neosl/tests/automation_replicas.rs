@@ -60,7 +60,7 @@ async fn a_burst_of_events_fires_each_trigger_exactly_once_through_a_crash() {
     let config = replica_a.path().join("neosl.toml");
     std::fs::write(
         &config,
-        "[gateway.rate_limits]\napi = { per_second = 1000.0, burst = 1000 }\n\n[automation]\ntick_ms = 100\nclaim_lease_ms = 3000\nmin_account_gas = 5000000000\ntop_up_gas = 20000000000\n",
+        "[gateway.rate_limits]\napi = { per_second = 1000.0, burst = 1000 }\npublic = { per_second = 1000.0, burst = 1000 }\n\n[automation]\ntick_ms = 100\nclaim_lease_ms = 3000\nmin_account_gas = 5000000000\ntop_up_gas = 20000000000\n",
     )
     .expect("config");
     let config = config.display().to_string();

@@ -40,7 +40,9 @@ fn set(exchanges: &Exchanges, symbols: &[(&str, &str)], price: &str) {
 }
 
 fn config(exchanges: &Exchanges) -> String {
-    let mut c = String::from("[datafeeds]\ninterval_ms = 300\ntimeout_ms = 1000\nretries = 0\n\n");
+    let mut c = String::from(
+        "[gateway.rate_limits]\npublic = { per_second = 1000.0, burst = 1000 }\n\n[datafeeds]\ninterval_ms = 300\ntimeout_ms = 1000\nretries = 0\n\n",
+    );
     c.push_str(&exchanges.settings_toml());
     for (pair, symbols) in [("BTC/USD", &BTC[..]), ("ETH/USD", &ETH[..])] {
         c.push_str(&format!(

@@ -277,7 +277,7 @@ async fn mixes_deliver_exactly_and_disputes_are_paid_from_the_bond_once() {
     let config = dir.path().join("neosl.toml");
     std::fs::write(
         &config,
-        "[gateway.rate_limits]\napi = { per_second = 1000.0, burst = 1000 }\n\n[mixer]\ntick_ms = 200\nwindow_divisor = 600\ngrace_ms = 3600000\ndeposit_window_ms = 7200000\n",
+        "[gateway.rate_limits]\napi = { per_second = 1000.0, burst = 1000 }\npublic = { per_second = 1000.0, burst = 1000 }\n\n[mixer]\ntick_ms = 200\nwindow_divisor = 600\ngrace_ms = 3600000\ndeposit_window_ms = 7200000\n",
     )
     .expect("config");
     let config = config.display().to_string();

@@ -70,7 +70,7 @@ async fn the_cap_holds_and_every_target_is_paid_once_through_a_crash() {
     // A 100 GAS cap; windows ÷ 120 (30 min → 15 s), deposits within 60 s.
     std::fs::write(
         &config,
-        "[gateway.rate_limits]\napi = { per_second = 1000.0, burst = 1000 }\n\n[mixer]\ntick_ms = 200\nmax_request = 10000000000\nmax_pool = 10000000000\nwindow_divisor = 120\ndeposit_window_ms = 7200000\n",
+        "[gateway.rate_limits]\napi = { per_second = 1000.0, burst = 1000 }\npublic = { per_second = 1000.0, burst = 1000 }\n\n[mixer]\ntick_ms = 200\nmax_request = 10000000000\nmax_pool = 10000000000\nwindow_divisor = 120\ndeposit_window_ms = 7200000\n",
     )
     .expect("config");
     let config = config.display().to_string();

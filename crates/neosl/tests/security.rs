@@ -24,6 +24,7 @@ password_hash_queue = 16
 [gateway.rate_limits]
 api = { per_second = 1000.0, burst = 1000 }
 money = { per_second = 0.001, burst = 10 }
+"/vrf/public-key" = { per_second = 0.001, burst = 3 }
 "#;
 
 const ADMIN_TOKEN: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
@@ -332,6 +333,30 @@ async fn attacks(gateway: &str) {
     control_characters_are_refused_everywhere(gateway, &access, &user_id).await;
     look_alike_identities_are_refused(gateway, &me).await;
     answers_are_consistent(gateway, &me, &access).await;
+    open_routes_are_limited_per_client(gateway, &me, &stranger).await;
+}
+
+/// A route open to anyone (no account to limit) is limited per client address: one client's
+/// flood does not reach another's.
+async fn open_routes_are_limited_per_client(
+    gateway: &str,
+    me: &reqwest::Client,
+    stranger: &reqwest::Client,
+) {
+    let url = format!("{gateway}/vrf/public-key");
+    for _ in 0..3 {
+        let answer = common::send(stranger.get(&url)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let limited = common::send(stranger.get(&url)).await;
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert!(limited.retry_after.is_some());
+    let other = common::send(me.get(&url)).await;
+    assert_eq!(
+        other.status, 200,
+        "another client is not limited: {}",
+        other.body
+    );
 }
 
 async fn lockouts_by_strangers(gateway: &str, me: &reqwest::Client, stranger: &reqwest::Client) {
