@@ -286,9 +286,12 @@ fn settings_are_checked_against_the_registry() {
     let dir = TempDir::new("neosl-settings").expect("temp dir");
     for (text, expected) in [
         ("[gatewy]\nmax_api_keys = 3\n", "gatewy"),
-        ("[fees]\nmixer = 5\n", "mixer"),
+        ("[fees]\nconfidential = 5\n", "confidential"),
         ("[accountpool]\ntarget = 5\n", "target"),
-        ("[services.mixer]\nurl = \"http://x\"\n", "mixer"),
+        (
+            "[services.confidential]\nurl = \"http://x\"\n",
+            "confidential",
+        ),
     ] {
         let file = dir.path().join("neosl.toml");
         std::fs::write(&file, text).expect("write");
