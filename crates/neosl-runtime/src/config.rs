@@ -60,6 +60,11 @@ pub struct Settings {
     /// How long a replica's claim on chain work (the outbox) lasts, seconds: a replica that
     /// dies holds its items this long before another takes them over.
     pub chain_work_lease_secs: u64,
+    /// A plain-HTTP listener that answers only `/health` and `/ready` of the process's
+    /// service (the public one when several run), for orchestrators' probes: kubelet cannot
+    /// present the client certificate an internal service's mutual-TLS listener requires.
+    /// Nothing else is served there.
+    pub probe_listen: Option<std::net::SocketAddr>,
     /// Each service's own section, by service name, as written.
     #[serde(flatten)]
     pub sections: BTreeMap<String, toml::Table>,
@@ -109,6 +114,7 @@ impl Default for Settings {
             allowed_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
             chain_work_lease_secs: 30,
+            probe_listen: None,
             sections: BTreeMap::new(),
         }
     }
@@ -212,7 +218,8 @@ impl Settings {
 
     /// Applies `NEOSL_DATA_DIR`, `NEOSL_MODE`, `NEOSL_LOG`, `NEOSL_LOG_FORMAT`,
     /// `NEOSL_DATABASE_URL`, `NEOSL_TLS_DIR`, `NEOSL_CHAIN_RPC` (comma-separated),
-    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_CHAIN_WORK_LEASE_SECS`, `NEOSL_ALLOWED_HOSTS` and
+    /// `NEOSL_NETWORK_MAGIC`, `NEOSL_CHAIN_WORK_LEASE_SECS`, `NEOSL_PROBE_LISTEN`,
+    /// `NEOSL_ALLOWED_HOSTS` and
     /// `NEOSL_TRUSTED_PROXIES`
     /// (comma-separated), and for each of `services` `NEOSL_<SERVICE>_LISTEN` and
     /// `NEOSL_<SERVICE>_URL`. (A service's own variables are declared by the service and applied
@@ -266,6 +273,12 @@ impl Settings {
         }
         if let Some(v) = number("NEOSL_CHAIN_WORK_LEASE_SECS")? {
             self.chain_work_lease_secs = v.max(1);
+        }
+        if let Some(v) = env.var("NEOSL_PROBE_LISTEN") {
+            self.probe_listen = Some(
+                v.parse()
+                    .map_err(|e| bad("NEOSL_PROBE_LISTEN", format!("{v:?}: {e}")))?,
+            );
         }
         if let Some(v) = env.var("NEOSL_TLS_DIR") {
             self.tls_dir = Some(PathBuf::from(v));

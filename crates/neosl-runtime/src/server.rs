@@ -140,6 +140,21 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// The probe listener's router: `/health` and `/ready` of `info`'s service and nothing else
+/// (plain HTTP for orchestrators; see `Settings::probe_listen`).
+pub fn probe_router(info: Arc<ServiceInfo>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(info)
+        .fallback(|| async {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "the probe listener serves /health and /ready only",
+            )
+        })
+}
+
 /// Wraps `api` in the skeleton.
 pub fn router(info: Arc<ServiceInfo>, api: Router, limits: Limits) -> Router {
     prometheus();

@@ -197,6 +197,8 @@ impl Platform {
             notices,
         };
         let mut built: Vec<(&'static str, Router)> = Vec::new();
+        // The service whose /health and /ready the probe listener answers.
+        let mut probed: Option<Arc<ServiceInfo>> = None;
         // The own checks of services without a listener, shown by the public listeners.
         let mut unseen: Vec<Arc<dyn Readiness>> = Vec::new();
         for (service, material, listens) in plans {
@@ -276,6 +278,9 @@ impl Platform {
             for (job, future) in started.jobs {
                 platform.jobs.push((job, tokio::spawn(future)));
             }
+            if listens && (alone || service.reach() == Reach::Public) {
+                probed = Some(info.clone());
+            }
             let router = server::router(info, started.router, limits);
             built.push((name, router.clone()));
             if !listens {
@@ -318,6 +323,24 @@ impl Platform {
                 listener,
                 router,
                 tls,
+                stopped.clone(),
+                grace,
+            )));
+        }
+        if let (Some(addr), Some(info)) = (settings.probe_listen, probed) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("the probe listener cannot listen on {addr}"))?;
+            let bound = listener.local_addr()?;
+            platform.services.push(Running {
+                name: "probe",
+                url: Some(format!("http://{bound}")),
+                note: format!("/health and /ready of {} only", info.name),
+            });
+            platform.servers.push(tokio::spawn(server::serve(
+                listener,
+                server::probe_router(info),
+                None,
                 stopped.clone(),
                 grace,
             )));

@@ -282,6 +282,42 @@ fn dev_certs_enable_mutual_tls_for_every_service() {
     running.stop();
 }
 
+/// An internal service behind mutual TLS still answers its orchestrator's probes: a plain
+/// listener with `/health` and `/ready` of that service, and nothing else.
+#[test]
+fn a_probe_listener_answers_health_and_ready_and_nothing_else() {
+    let dir = TempDir::new("neosl-probe").expect("temp dir");
+    let tls_dir = dir.path().join("tls");
+    let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
+        .args(["dev-certs", "--out"])
+        .arg(&tls_dir)
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let tls_arg = tls_dir.to_str().expect("utf-8");
+    let running = serve(
+        &dir,
+        &["--service", "accountpool", "--tls-dir", tls_arg],
+        &[("NEOSL_PROBE_LISTEN", "127.0.0.1:0")],
+    )
+    .expect("starts");
+    let probe = running.urls["probe"].clone();
+    assert!(probe.starts_with("http://"), "{probe}");
+    let (status, health) = get(&format!("{probe}/health"));
+    assert_eq!(
+        (status, health["service"].as_str()),
+        (200, Some("accountpool"))
+    );
+    let (status, ready) = get(&format!("{probe}/ready"));
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["service"], "accountpool");
+    for path in ["/info", "/request", "/metrics", "/attestation"] {
+        let (status, answer) = get(&format!("{probe}{path}"));
+        assert_eq!(status, 404, "{path}: {answer}");
+    }
+    running.stop();
+}
+
 #[test]
 fn the_gateway_reaches_a_vrf_service_in_another_process_over_mutual_tls() {
     let dir = TempDir::new("neosl-split").expect("temp dir");
