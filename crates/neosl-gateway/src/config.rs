@@ -27,6 +27,10 @@ pub struct GatewaySettings {
     /// Below this much GAS (10⁻⁸) in the treasury, a warning in the log and in `/ready`.
     /// Default 50 GAS.
     pub treasury_low_gas: Option<i64>,
+    /// Where rate-limit buckets live: `memory` (default: this process, so N replicas allow N
+    /// times the limits), `database` (the platform database, shared by every replica) or
+    /// `redis://host:port` (shared, kept out of the database).
+    pub rate_limit_store: Option<String>,
 }
 
 /// Gateway behaviour.
@@ -48,6 +52,19 @@ pub struct GatewayConfig {
     pub reservation_ttl: Duration,
     /// Below this much GAS (10⁻⁸) in the treasury, a warning.
     pub treasury_low_gas: i64,
+    /// Where rate-limit buckets live (see [`GatewaySettings::rate_limit_store`]).
+    pub rate_limit_store: RateLimitStore,
+}
+
+/// Where rate-limit buckets live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimitStore {
+    /// This process.
+    Memory,
+    /// The platform database.
+    Database,
+    /// Redis at this URL.
+    Redis(String),
 }
 
 impl Default for GatewayConfig {
@@ -61,6 +78,7 @@ impl Default for GatewayConfig {
             max_api_keys: 25,
             reservation_ttl: neosl_gasbank::DEFAULT_RESERVATION_TTL,
             treasury_low_gas: 50 * 100_000_000,
+            rate_limit_store: RateLimitStore::Memory,
         }
     }
 }
@@ -112,6 +130,18 @@ impl GatewayConfig {
                 return Err("gateway.treasury_low_gas: not negative".into());
             }
             config.treasury_low_gas = gas;
+        }
+        if let Some(store) = &settings.rate_limit_store {
+            config.rate_limit_store = match store.as_str() {
+                "memory" => RateLimitStore::Memory,
+                "database" => RateLimitStore::Database,
+                url if url.starts_with("redis://") => RateLimitStore::Redis(url.to_owned()),
+                other => {
+                    return Err(format!(
+                        "gateway.rate_limit_store: {other:?} is not memory, database or redis://host:port"
+                    ));
+                }
+            };
         }
         Ok(config)
     }

@@ -91,11 +91,23 @@ impl Service for Definition {
             .context("GASBANK_MASTER_KEY")?;
         let deposits = Deposits::new(bank.clone(), master.clone());
         let treasury_low_gas = config.treasury_low_gas;
+        let buckets = match &config.rate_limit_store {
+            crate::config::RateLimitStore::Memory => crate::buckets::Buckets::memory(),
+            crate::config::RateLimitStore::Database => {
+                crate::buckets::Buckets::database(db.clone())
+            }
+            crate::config::RateLimitStore::Redis(url) => {
+                crate::buckets::Buckets::redis(url).map_err(anyhow::Error::msg)?
+            }
+        };
+        tracing::info!(store = buckets.kind(), "rate-limit buckets");
+        let shared_buckets = config.rate_limit_store == crate::config::RateLimitStore::Database;
         let mut gateway = Gateway::new(store, bank.clone(), key, config)
             .with_clock(clock.clone())
             .with_fees((*context.fees).clone())
             .with_deposits(deposits.clone())
-            .with_planned(context.planned.iter().copied());
+            .with_planned(context.planned.iter().copied())
+            .with_buckets(buckets);
         for peer in &context.peers {
             if !peer.service.public_routes().is_empty() {
                 gateway = gateway.with_service(peer.service.as_ref(), peer.transport.clone());
@@ -113,6 +125,26 @@ impl Service for Definition {
                     .sweep_expired_reservations(Duration::from_secs(60), context.shutdown.clone()),
             ),
         )];
+        if shared_buckets {
+            // Buckets that have refilled are the same as none: keep the table small.
+            let (db, clock, mut shutdown) = (db.clone(), clock.clone(), context.shutdown.clone());
+            jobs.push((
+                "rate-bucket-sweeper",
+                Box::pin(async move {
+                    loop {
+                        let day = 86_400_000;
+                        if let Err(e) = crate::buckets::sweep(&db, clock.now_millis(), day).await {
+                            tracing::warn!(error = %e, "sweeping rate-limit buckets failed");
+                        }
+                        if neosl_runtime::service::pause(Duration::from_secs(300), &mut shutdown)
+                            .await
+                        {
+                            return;
+                        }
+                    }
+                }),
+            ));
+        }
         let mut readiness: Vec<Arc<dyn Readiness>> = Vec::new();
         if let Some(chain) = &context.chain {
             gateway = gateway.with_chain(chain.rpc.clone());

@@ -14,7 +14,7 @@ use neosl_runtime::service::{FeeSchedule, PublicRoute};
 use crate::config::GatewayConfig;
 use crate::error::GatewayError;
 use crate::guard::{Client, GATEWAY_AREAS, PasswordGate};
-use crate::limit::{Limiter, Rate};
+use crate::limit::Rate;
 use crate::store::GatewayStore;
 
 /// A public service the gateway offers routes for.
@@ -35,7 +35,7 @@ pub struct Gateway {
     pub(crate) bank: GasBank,
     pub(crate) jwt_key: SecretBytes,
     pub(crate) config: GatewayConfig,
-    pub(crate) limiter: Limiter,
+    pub(crate) buckets: crate::buckets::Buckets,
     pub(crate) passwords: PasswordGate,
     pub(crate) clock: SharedClock,
     pub(crate) fees: FeeSchedule,
@@ -73,7 +73,7 @@ impl Gateway {
                 config.password_hash_queue,
             ),
             config,
-            limiter: Limiter::default(),
+            buckets: crate::buckets::Buckets::default(),
             clock: clock::system(),
             fees: FeeSchedule::default(),
             deposits: None,
@@ -168,18 +168,29 @@ impl Gateway {
         self.clock.now_millis()
     }
 
-    pub(crate) fn limit(&self, key: &str, rate: Rate) -> Result<(), neosl_runtime::ApiError> {
-        self.limiter
+    pub(crate) async fn limit(&self, key: &str, rate: Rate) -> Result<(), neosl_runtime::ApiError> {
+        self.buckets
             .check_at(key, rate, self.now())
+            .await
             .map_err(neosl_runtime::ApiError::rate_limited)
     }
 
+    /// Keeps rate-limit buckets in `buckets` (shared by every replica, or this process's).
+    pub fn with_buckets(mut self, buckets: crate::buckets::Buckets) -> Self {
+        self.buckets = buckets;
+        self
+    }
+
     /// Charges the client's authentication bucket (every sign-in request, whatever identity).
-    pub(crate) fn limit_auth_client(&self, client: &Client) -> Result<(), neosl_runtime::ApiError> {
+    pub(crate) async fn limit_auth_client(
+        &self,
+        client: &Client,
+    ) -> Result<(), neosl_runtime::ApiError> {
         self.limit(
             &format!("auth-client:{}", client.key()),
             self.config.limits.auth_client,
         )
+        .await
     }
 
     /// The failure bucket of `identity` from `client`: refused before any check once a client
@@ -188,16 +199,18 @@ impl Gateway {
         format!("auth-fail:{identity}:{}", client.key())
     }
 
-    pub(crate) fn check_failures(&self, key: &str) -> Result<(), neosl_runtime::ApiError> {
-        self.limiter
+    pub(crate) async fn check_failures(&self, key: &str) -> Result<(), neosl_runtime::ApiError> {
+        self.buckets
             .peek_at(key, self.config.limits.auth, self.now())
+            .await
             .map_err(neosl_runtime::ApiError::rate_limited)
     }
 
-    pub(crate) fn record_failure(&self, key: &str) {
+    pub(crate) async fn record_failure(&self, key: &str) {
         let _ = self
-            .limiter
-            .check_at(key, self.config.limits.auth, self.now());
+            .buckets
+            .check_at(key, self.config.limits.auth, self.now())
+            .await;
     }
 
     /// The user `id`, which must exist.

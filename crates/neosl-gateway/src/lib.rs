@@ -18,6 +18,7 @@
 //! - [`limit`]: token buckets (sharded, bounded memory).
 
 pub mod auth;
+pub mod buckets;
 pub mod config;
 pub mod definition;
 pub mod error;

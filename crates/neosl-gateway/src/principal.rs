@@ -86,9 +86,11 @@ impl Principal {
                 api_key_id: None,
             }
         };
-        gw.limit(&principal.bucket("api"), gw.config.limits.api)?;
+        gw.limit(&principal.bucket("api"), gw.config.limits.api)
+            .await?;
         if let Some(rate) = gw.config.limits.routes.get(route) {
-            gw.limit(&principal.bucket(&format!("route:{route}")), *rate)?;
+            gw.limit(&principal.bucket(&format!("route:{route}")), *rate)
+                .await?;
         }
         Ok(principal)
     }

@@ -88,12 +88,14 @@ async fn forward(
         Access::Anyone => {
             // Nobody is signed in: the client address is what is limited.
             let limits = &gw.config.limits;
-            gw.limit(&format!("public:{}", client.key()), limits.public)?;
+            gw.limit(&format!("public:{}", client.key()), limits.public)
+                .await?;
             if let Some(rate) = limits.routes.get(target.route.path) {
                 gw.limit(
                     &format!("public-route:{}:{}", target.route.path, client.key()),
                     *rate,
-                )?;
+                )
+                .await?;
             }
             None
         }

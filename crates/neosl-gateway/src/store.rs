@@ -7,6 +7,7 @@ use sqlx::Row;
 pub const MIGRATIONS: &[Migration] = &[
     neosl_runtime::migration!(1, "gateway", "0001_gateway.sql"),
     neosl_runtime::migration!(2, "security", "0002_security.sql"),
+    neosl_runtime::migration!(3, "shared rate-limit buckets", "0003_rate_buckets.sql"),
 ];
 
 /// What presenting a refresh token led to.

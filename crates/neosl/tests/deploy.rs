@@ -196,7 +196,20 @@ fn deployment_files_are_valid_and_agree_with_the_code() {
         );
     }
 
-    // Compose: the replicas get every secret from the environment, and secrets.sh makes them.
+    // Compose: the replicas' settings file is valid for this build, shares the rate limits…
+    let settings = neosl::registry()
+        .load_settings(
+            Some(&root().join("deploy/compose/neosl.toml")),
+            &std::collections::HashMap::<String, String>::new(),
+        )
+        .expect("deploy/compose/neosl.toml is valid settings");
+    assert_eq!(
+        neosl_gateway::config::GatewayConfig::of(&settings)
+            .expect("gateway settings")
+            .rate_limit_store,
+        neosl_gateway::config::RateLimitStore::Database
+    );
+    // …and the replicas get every secret from the environment, and secrets.sh makes them.
     let compose = &validated["compose"];
     let neosl = &compose["services"]["neosl"];
     assert!(neosl["deploy"]["replicas"].as_u64().is_some_and(|n| n > 1));

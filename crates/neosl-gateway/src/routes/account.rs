@@ -71,7 +71,7 @@ pub(crate) async fn register(
 ) -> Answer<Tokens> {
     let email = normalise_email(&c.email)?;
     check_password(&c.password)?;
-    gw.limit_auth_client(&client)?;
+    gw.limit_auth_client(&client).await?;
     let password = zeroize::Zeroizing::new(c.password);
     let hash = gw
         .passwords
@@ -92,12 +92,12 @@ pub(crate) async fn login(
     ApiJson(c): ApiJson<Credentials>,
 ) -> Answer<Tokens> {
     let email = normalise_email(&c.email)?;
-    gw.limit_auth_client(&client)?;
+    gw.limit_auth_client(&client).await?;
     let failures = Gateway::failures_key(&email, &client);
-    gw.check_failures(&failures)?;
+    gw.check_failures(&failures).await?;
     if c.password.chars().count() > 256 {
         // No password is that long (registration refuses it): a failure, without the hash.
-        gw.record_failure(&failures);
+        gw.record_failure(&failures).await;
         return Err(GatewayError::InvalidCredentials.into());
     }
     let found = gw.store.user_by_email(&email).await?;
@@ -113,7 +113,7 @@ pub(crate) async fn login(
     match found {
         Some((user, _)) if valid => ok(&gw, issue(&gw, &user.id).await?),
         _ => {
-            gw.record_failure(&failures);
+            gw.record_failure(&failures).await;
             Err(GatewayError::InvalidCredentials.into())
         }
     }
@@ -129,7 +129,7 @@ pub(crate) async fn refresh(
     client: Client,
     ApiJson(r): ApiJson<RefreshRequest>,
 ) -> Answer<Tokens> {
-    gw.limit_auth_client(&client)?;
+    gw.limit_auth_client(&client).await?;
     let new = auth::new_secret("nsr_");
     let outcome = gw
         .store
@@ -186,7 +186,7 @@ pub(crate) async fn wallet_nonce(
     ApiJson(r): ApiJson<NonceRequest>,
 ) -> Answer<WalletChallenge> {
     let address = parse_address(&r.address)?.to_string();
-    gw.limit_auth_client(&client)?;
+    gw.limit_auth_client(&client).await?;
     let nonce = hex::encode(neosl_crypto::random_array::<16>());
     let expires_at = gw.now() + 5 * 60 * 1000;
     gw.store.create_nonce(&nonce, &address, expires_at).await?;
@@ -214,32 +214,35 @@ pub(crate) async fn wallet_login(
     ApiJson(r): ApiJson<WalletLogin>,
 ) -> Answer<Tokens> {
     let address = parse_address(&r.address)?;
-    gw.limit_auth_client(&client)?;
+    gw.limit_auth_client(&client).await?;
     let failures = Gateway::failures_key(&address.to_string(), &client);
-    gw.check_failures(&failures)?;
-    let bad = |m: &str| {
-        gw.record_failure(&failures);
-        GatewayError::InvalidSignature(m.to_owned())
-    };
-    let key_bytes = hex::decode(&r.public_key).map_err(|_| bad("public_key is not hex"))?;
-    let key =
-        PublicKey::from_slice(&key_bytes).map_err(|_| bad("public_key is not a P-256 point"))?;
-    if Address::from_public_key(&key) != address {
-        return Err(bad("the public key does not belong to the address").into());
-    }
-    let sig_bytes = hex::decode(&r.signature).map_err(|_| bad("signature is not hex"))?;
-    let signature =
-        Signature::from_slice(&sig_bytes).map_err(|_| bad("signature is not 64 bytes r‖s"))?;
-    let message = auth::wallet_message(&address.to_string(), &r.nonce);
-    if !key.verify(message.as_bytes(), &signature) {
-        return Err(bad("the signature does not verify").into());
+    gw.check_failures(&failures).await?;
+    let verified = (|| -> Result<(), &'static str> {
+        let key_bytes = hex::decode(&r.public_key).map_err(|_| "public_key is not hex")?;
+        let key =
+            PublicKey::from_slice(&key_bytes).map_err(|_| "public_key is not a P-256 point")?;
+        if Address::from_public_key(&key) != address {
+            return Err("the public key does not belong to the address");
+        }
+        let sig_bytes = hex::decode(&r.signature).map_err(|_| "signature is not hex")?;
+        let signature =
+            Signature::from_slice(&sig_bytes).map_err(|_| "signature is not 64 bytes r‖s")?;
+        let message = auth::wallet_message(&address.to_string(), &r.nonce);
+        if !key.verify(message.as_bytes(), &signature) {
+            return Err("the signature does not verify");
+        }
+        Ok(())
+    })();
+    if let Err(reason) = verified {
+        gw.record_failure(&failures).await;
+        return Err(GatewayError::InvalidSignature(reason.to_owned()).into());
     }
     if !gw
         .store
         .use_nonce(&r.nonce, &address.to_string(), gw.now())
         .await?
     {
-        gw.record_failure(&failures);
+        gw.record_failure(&failures).await;
         return Err(GatewayError::InvalidNonce.into());
     }
     let user = gw

@@ -25,7 +25,7 @@ pub struct Credited {
 
 /// Checks the operator token first: the right token always works, so wrong ones sent by anyone
 /// else can never lock the operator out. Wrong tokens are limited per client address.
-fn authorize_operator(
+async fn authorize_operator(
     gw: &Gateway,
     client: &Client,
     headers: &HeaderMap,
@@ -37,8 +37,8 @@ fn authorize_operator(
         .unwrap_or_default();
     if !neosl_runtime::server::operator_token_matches(given, &expected) {
         let failures = format!("admin-fail:{}", client.key());
-        gw.check_failures(&failures)?;
-        gw.record_failure(&failures);
+        gw.check_failures(&failures).await?;
+        gw.record_failure(&failures).await;
         return Err(GatewayError::OperatorTokenRequired.into());
     }
     Ok(())
@@ -52,7 +52,7 @@ pub(crate) async fn credit_deposit(
     headers: HeaderMap,
     ApiJson(r): ApiJson<AdminDeposit>,
 ) -> Answer<Credited> {
-    authorize_operator(&gw, &client, &headers)?;
+    authorize_operator(&gw, &client, &headers).await?;
     let (Some(deposits), Some(rpc)) = (&gw.deposits, &gw.chain) else {
         return Err(GatewayError::ChainUnavailable(
             "crediting needs deposits and the chain".into(),

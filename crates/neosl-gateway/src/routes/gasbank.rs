@@ -82,7 +82,7 @@ pub(crate) async fn pay_contract(
     p: Principal,
     ApiJson(r): ApiJson<PayContract>,
 ) -> Answer<Sponsorship> {
-    gw.limit(&p.bucket("money"), gw.config.limits.money)?;
+    gw.limit(&p.bucket("money"), gw.config.limits.money).await?;
     let contract = UInt160::parse_display(&r.contract)
         .map_err(|e| GatewayError::InvalidContract(e.to_string()))?;
     let reference = format!("{}:{}", p.user_id, r.reference);
@@ -110,7 +110,7 @@ pub(crate) async fn pay_user(
     p: Principal,
     ApiJson(r): ApiJson<PayUser>,
 ) -> Answer<Sponsorship> {
-    gw.limit(&p.bucket("money"), gw.config.limits.money)?;
+    gw.limit(&p.bucket("money"), gw.config.limits.money).await?;
     gw.existing_user(&r.user_id).await?;
     let reference = format!("{}:{}", p.user_id, r.reference);
     let (debit, credit) = gw
@@ -190,7 +190,7 @@ pub(crate) async fn withdraw(
     p: Principal,
     ApiJson(r): ApiJson<WithdrawRequest>,
 ) -> Answer<Withdrawal> {
-    gw.limit(&p.bucket("money"), gw.config.limits.money)?;
+    gw.limit(&p.bucket("money"), gw.config.limits.money).await?;
     let withdrawals = gw
         .withdrawals
         .as_ref()
