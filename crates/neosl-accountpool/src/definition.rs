@@ -165,7 +165,10 @@ impl Service for Definition {
                 ),
             );
         }
-        Ok(started.job("accountpool", crate::jobs::run(pool, context.shutdown)))
+        // Sweeping, syncing and rotating are the pool's, not a replica's: one replica does them.
+        Ok(started.singleton("maintenance", move |stop| {
+            Box::pin(crate::jobs::run(pool.clone(), stop))
+        }))
     }
 }
 

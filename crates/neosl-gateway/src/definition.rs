@@ -117,31 +117,43 @@ impl Service for Definition {
             .secrets
             .use_secret(GATEWAY_ADMIN_TOKEN.name, neosl_crypto::hash::sha256)?;
         gateway = gateway.with_admin_token_hash(admin_hash);
+        // Jobs whose rounds are the platform's, not a replica's, run on one replica at a time.
+        let mut singletons: Vec<(&'static str, neosl_runtime::service::JobFactory)> = Vec::new();
+        let mut jobs: Vec<(&'static str, neosl_runtime::service::Job)> = Vec::new();
         // A crash between reserve and consume must never hold a user's money.
-        let mut jobs: Vec<(&'static str, neosl_runtime::service::Job)> = vec![(
+        let sweeping = bank.clone();
+        singletons.push((
             "reservation-sweeper",
-            Box::pin(
-                bank.clone()
-                    .sweep_expired_reservations(Duration::from_secs(60), context.shutdown.clone()),
-            ),
-        )];
+            Box::new(move |stop| {
+                Box::pin(
+                    sweeping
+                        .clone()
+                        .sweep_expired_reservations(Duration::from_secs(60), stop),
+                )
+            }),
+        ));
         if shared_buckets {
             // Buckets that have refilled are the same as none: keep the table small.
-            let (db, clock, mut shutdown) = (db.clone(), clock.clone(), context.shutdown.clone());
-            jobs.push((
+            let (db, clock) = (db.clone(), clock.clone());
+            singletons.push((
                 "rate-bucket-sweeper",
-                Box::pin(async move {
-                    loop {
-                        let day = 86_400_000;
-                        if let Err(e) = crate::buckets::sweep(&db, clock.now_millis(), day).await {
-                            tracing::warn!(error = %e, "sweeping rate-limit buckets failed");
+                Box::new(move |mut stop| {
+                    let (db, clock) = (db.clone(), clock.clone());
+                    Box::pin(async move {
+                        loop {
+                            let day = 86_400_000;
+                            if let Err(e) =
+                                crate::buckets::sweep(&db, clock.now_millis(), day).await
+                            {
+                                tracing::warn!(error = %e, "sweeping rate-limit buckets failed");
+                            }
+                            if neosl_runtime::service::pause(Duration::from_secs(300), &mut stop)
+                                .await
+                            {
+                                return;
+                            }
                         }
-                        if neosl_runtime::service::pause(Duration::from_secs(300), &mut shutdown)
-                            .await
-                        {
-                            return;
-                        }
-                    }
+                    })
                 }),
             ));
         }
@@ -161,9 +173,10 @@ impl Service for Definition {
                 treasury_low_gas,
             ));
             readiness.push(watch.clone());
-            jobs.push((
+            let watching = watch.clone();
+            singletons.push((
                 "gasbank-treasury-watch",
-                Box::pin(watch.run(Duration::from_secs(30), context.shutdown.clone())),
+                Box::new(move |stop| Box::pin(watching.clone().run(Duration::from_secs(30), stop))),
             ));
             jobs.push((
                 "gasbank-withdrawals",
@@ -175,17 +188,28 @@ impl Service for Definition {
                 )),
             ));
             gateway = gateway.with_withdrawals(withdrawals);
-            let stream = deposits
-                .stream(chain.rpc.clone(), "gasbank-deposits", Default::default())
-                .await
-                .map_err(|e| anyhow::anyhow!("deposits: {e}"))?;
-            jobs.push((
+            let (deposits, rpc) = (deposits.clone(), chain.rpc.clone());
+            singletons.push((
                 "gasbank-deposits",
-                Box::pin(stream.run(context.shutdown.clone())),
+                Box::new(move |stop| {
+                    let (deposits, rpc) = (deposits.clone(), rpc.clone());
+                    Box::pin(async move {
+                        match deposits
+                            .stream(rpc, "gasbank-deposits", Default::default())
+                            .await
+                        {
+                            Ok(stream) => stream.run(stop).await,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the deposit watcher cannot start")
+                            }
+                        }
+                    })
+                }),
             ));
         }
         let mut started = Started::new(crate::router(Arc::new(gateway)));
         started.jobs = jobs;
+        started.singletons = singletons;
         for check in readiness {
             started = started.readiness(check);
         }

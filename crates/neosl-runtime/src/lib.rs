@@ -34,6 +34,7 @@ pub mod readiness;
 pub mod secrets;
 pub mod server;
 pub mod service;
+pub mod singleton;
 pub mod tls;
 
 pub use error::{ApiError, ErrorCode};

@@ -262,6 +262,9 @@ pub async fn pause(interval: std::time::Duration, shutdown: &mut watch::Receiver
     }
 }
 
+/// Builds a job's future for the signal that stops it.
+pub type JobFactory = Box<dyn Fn(watch::Receiver<bool>) -> Job + Send + Sync>;
+
 /// A started service: its routes (wrapped by the runtime skeleton), its jobs and its own
 /// readiness checks (the platform adds the database, the chain and the secrets).
 pub struct Started {
@@ -269,6 +272,9 @@ pub struct Started {
     pub router: Router,
     /// Background jobs, each ending when the context's shutdown turns true.
     pub jobs: Vec<(&'static str, Job)>,
+    /// Jobs that run on one replica at a time ([`crate::singleton`]): each built for the
+    /// replica that holds its lease, and stopped through the receiver it is given.
+    pub singletons: Vec<(&'static str, JobFactory)>,
     /// Checks behind `/ready`.
     pub readiness: Vec<Arc<dyn Readiness>>,
 }
@@ -279,8 +285,20 @@ impl Started {
         Self {
             router,
             jobs: Vec::new(),
+            singletons: Vec::new(),
             readiness: Vec::new(),
         }
+    }
+
+    /// Adds a job that runs on one replica at a time: `make` builds it with the signal that
+    /// stops it (the lease lost, or shutdown).
+    pub fn singleton(
+        mut self,
+        name: &'static str,
+        make: impl Fn(watch::Receiver<bool>) -> Job + Send + Sync + 'static,
+    ) -> Self {
+        self.singletons.push((name, Box::new(make)));
+        self
     }
 
     /// Adds a background job.

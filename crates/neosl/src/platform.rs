@@ -278,6 +278,28 @@ impl Platform {
             for (job, future) in started.jobs {
                 platform.jobs.push((job, tokio::spawn(future)));
             }
+            // One replica at a time, failing over within the chain-work lease.
+            let lease_ttl = Duration::from_secs(settings.chain_work_lease_secs.max(3));
+            for (job, make) in started.singletons {
+                let lease = neosl_runtime::singleton::Singleton::open(
+                    database.clone(),
+                    format!("{name}:{job}"),
+                    neosl_runtime::singleton::replica_id(),
+                    lease_ttl,
+                    options.clock.clone(),
+                )
+                .await
+                .with_context(|| format!("the lease of {name}'s {job}"))?;
+                platform.jobs.push((
+                    job,
+                    tokio::spawn(neosl_runtime::singleton::lead_while(
+                        lease,
+                        lease_ttl / 3,
+                        stopped.clone(),
+                        make,
+                    )),
+                ));
+            }
             if listens && (alone || service.reach() == Reach::Public) {
                 probed = Some(info.clone());
             }

@@ -1,7 +1,8 @@
 //! Rate limits across replicas: three `neosl serve` replicas behind a loopback load balancer
 //! (round robin per connection). With buckets in memory each replica allows the burst, three
 //! times the limit in total; with buckets in the shared PostgreSQL or in Redis the limit holds
-//! in total.
+//! in total. On one PostgreSQL, every job that must run once (the AccountPool's maintenance, the
+//! reservation and bucket sweepers) runs on one replica, not three.
 
 mod common;
 
@@ -43,9 +44,29 @@ async fn balancer(backends: Vec<String>) -> (String, Arc<Vec<AtomicUsize>>) {
     (format!("http://{addr}"), counts)
 }
 
+/// Jobs that must run on one replica at a time.
+const SINGLETONS: [&str; 3] = [
+    "accountpool:maintenance",
+    "gateway:reservation-sweeper",
+    "gateway:rate-bucket-sweeper",
+];
+
+/// How many of the replicas' logs say they ran `job`.
+fn runners(logs: &[String], job: &str) -> usize {
+    logs.iter()
+        .filter(|log| {
+            log.lines()
+                .any(|l| l.contains("lease held") && l.contains(&format!("job={job}")))
+        })
+        .count()
+}
+
 /// Starts three replicas with `store` (and `extra` env), sends 3 × the burst through the
-/// balancer, and answers how many got in.
-async fn allowed_through_three_replicas(store: &str, extra: &[(&str, &str)]) -> usize {
+/// balancer, and answers how many got in, and the replicas' logs.
+async fn allowed_through_three_replicas(
+    store: &str,
+    extra: &[(&str, &str)],
+) -> (usize, Vec<String>) {
     let settings = format!(
         "[gateway]\nrate_limit_store = \"{store}\"\n\n[gateway.rate_limits]\n\"/vrf/public-key\" = {{ per_second = 0.001, burst = {BURST} }}\n"
     );
@@ -98,13 +119,18 @@ async fn allowed_through_three_replicas(store: &str, extra: &[(&str, &str)]) -> 
             "replica {i} got its share of the calls"
         );
     }
-    std::thread::scope(|scope| {
-        for r in replicas {
-            scope.spawn(move || r.stop());
-        }
+    let logs = std::thread::scope(|scope| {
+        let stopping: Vec<_> = replicas
+            .into_iter()
+            .map(|r| scope.spawn(move || r.stop()))
+            .collect();
+        stopping
+            .into_iter()
+            .map(|h| h.join().expect("stopped"))
+            .collect::<Vec<_>>()
     });
     drop(dirs);
-    allowed
+    (allowed, logs)
 }
 
 struct RedisServer(Child);
@@ -118,21 +144,32 @@ impl Drop for RedisServer {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn limits_hold_in_total_across_three_replicas_with_a_shared_store() {
+    // Apart (each its own SQLite, buckets in memory): three times the burst, and each replica
+    // runs every job — what a shared deployment must not do.
+    let (allowed, logs) = allowed_through_three_replicas("memory", &[]).await;
     assert_eq!(
-        allowed_through_three_replicas("memory", &[]).await,
+        allowed,
         3 * BURST,
         "in memory, each replica allows the burst"
     );
+    assert_eq!(runners(&logs, "accountpool:maintenance"), 3);
 
     let pg = neosl_testkit::TestPostgres::create("neosl_scale_out")
         .await
         .expect("database");
-    let allowed =
+    let (allowed, logs) =
         allowed_through_three_replicas("database", &[("NEOSL_DATABASE_URL", &pg.url)]).await;
     assert_eq!(
         allowed, BURST,
         "shared in PostgreSQL, the limit holds in total"
     );
+    for job in SINGLETONS {
+        assert_eq!(
+            runners(&logs, job),
+            1,
+            "{job} runs on one replica, not three"
+        );
+    }
     pg.drop().await;
 
     let port = neosl_devnet::free_port().expect("port");
@@ -158,6 +195,7 @@ async fn limits_hold_in_total_across_three_replicas_with_a_shared_store() {
             .map(drop)
     })
     .await;
-    let allowed = allowed_through_three_replicas(&format!("redis://127.0.0.1:{port}"), &[]).await;
+    let (allowed, _) =
+        allowed_through_three_replicas(&format!("redis://127.0.0.1:{port}"), &[]).await;
     assert_eq!(allowed, BURST, "shared in Redis, the limit holds in total");
 }
