@@ -57,8 +57,9 @@ impl IncomingTransfer {
     }
 }
 
-/// Reads a GAS `Transfer` notification's (from, to, amount).
-fn parse_transfer(state: &StackItem) -> Option<(Option<UInt160>, UInt160, i64)> {
+/// Reads a GAS `Transfer` notification's (from, to, amount); `None` for anything else or a
+/// non-positive amount.
+pub fn parse_transfer(state: &StackItem) -> Option<(Option<UInt160>, UInt160, i64)> {
     let items = state.as_array()?;
     if items.len() != 3 {
         return None;

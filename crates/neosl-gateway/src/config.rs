@@ -11,9 +11,10 @@ use crate::limit::{Rate, RateLimits};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
-    /// Rate limits by class (`auth`, `auth_client`, `api`, `money`) or by route as
-    /// registered (`"/vrf/random"`); route limits apply on top of the class limits, per user,
-    /// so only to routes that need sign-in (logins are limited per identity by `auth`).
+    /// Rate limits by class (`auth`, `auth_client`, `api`, `money`, `public`) or by route as
+    /// registered (`"/vrf/random"`); route limits apply on top of the class limits, per user on
+    /// routes that need sign-in and per client address on routes open to anyone (logins are
+    /// limited per identity by `auth`).
     pub rate_limits: BTreeMap<String, Rate>,
     /// Password hashes computed at once (each Argon2id hash holds 19 MiB); default: the cores.
     pub password_hash_concurrency: Option<usize>,

@@ -68,6 +68,14 @@ async fn database_buckets_hold_across_replicas(db: &TestDatabase) {
 
 on_both_backends!(database_buckets_hold_across_replicas);
 
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 struct RedisServer(Child, u16);
 
 impl Drop for RedisServer {
@@ -78,7 +86,7 @@ impl Drop for RedisServer {
 }
 
 fn redis() -> RedisServer {
-    let port = neosl_devnet::free_port().expect("port");
+    let port = free_port();
     let server = RedisServer(
         Command::new("redis-server")
             .args([
@@ -117,7 +125,7 @@ async fn redis_buckets_hold_across_replicas() {
 
 #[tokio::test]
 async fn an_unreachable_store_still_limits_in_process() {
-    let port = neosl_devnet::free_port().expect("port");
+    let port = free_port();
     let store = Buckets::redis(&format!("redis://127.0.0.1:{port}")).expect("url");
     for _ in 0..10 {
         assert!(store.check_at("k", RATE, T0).await.is_ok());

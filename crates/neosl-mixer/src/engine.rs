@@ -18,6 +18,7 @@ use neosl_chain::submit::SignerEntry;
 use neosl_chainwork::{Built, DbCursor, Outbox, Outcome, WorkError, WorkItem, WorkKind};
 use neosl_contracts::mixer::{self, RequestTerms};
 use neosl_crypto::ecdsa::SigningKey;
+use neosl_gasbank::deposits::parse_transfer;
 use neosl_neo::param::{ContractParameter as P, StackItem};
 use neosl_neo::{Address, UInt160, UInt256};
 use neosl_runtime::clock::SharedClock;
@@ -83,6 +84,16 @@ pub struct Created {
     pub deliver_by: i64,
     /// A dispute is possible after this (Unix ms).
     pub deadline: i64,
+}
+
+/// A request's times as this deployment runs them (Unix ms, and windows in ms).
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    window_ms: i64,
+    grace_ms: i64,
+    deposit_deadline: i64,
+    deliver_by: i64,
+    deadline: i64,
 }
 
 /// An address and an amount (GAS).
@@ -345,23 +356,6 @@ fn display(hash: &UInt160) -> String {
     Address::from_script_hash(*hash).to_string()
 }
 
-/// Reads a GAS `Transfer` notification's (from, to, amount).
-pub fn parse_transfer(state: &StackItem) -> Option<(Option<UInt160>, UInt160, i64)> {
-    let items = state.as_array()?;
-    if items.len() != 3 {
-        return None;
-    }
-    let from = match &items[0] {
-        StackItem::Any => None,
-        other => Some(UInt160::from_le_slice(&other.as_bytes()?).ok()?),
-    };
-    let to = UInt160::from_le_slice(&items[1].as_bytes()?).ok()?;
-    let amount = i64::try_from(items[2].as_integer()?)
-        .ok()
-        .filter(|a| *a > 0)?;
-    Some((from, to, amount))
-}
-
 impl Mixer {
     /// A Mixer over its store and outbox; `chain`, `pool` and `deployment` are absent on a
     /// platform without a chain (requests are then refused as unavailable).
@@ -476,6 +470,13 @@ impl Mixer {
         let grace_ms = self.settings.scaled(self.settings.grace_ms);
         let deposit_deadline = now + self.settings.scaled(self.settings.deposit_window_ms);
         let deadline = checked.timestamp_ms + window_ms + grace_ms;
+        let timing = Timing {
+            window_ms,
+            grace_ms,
+            deposit_deadline,
+            deliver_by: deposit_deadline.max(checked.timestamp_ms) + window_ms,
+            deadline,
+        };
         let id = uuid::Uuid::new_v4().to_string();
         self.store
             .reserve(
@@ -499,14 +500,10 @@ impl Mixer {
             )
             .await?;
         match self
-            .set_up(&id, &body, &checked, deployment, &pool, window_ms, grace_ms)
+            .set_up(&id, &body, &checked, deployment, &pool, &timing)
             .await
         {
-            Ok(mut created) => {
-                created.deposit_deadline = deposit_deadline;
-                created.deadline = deadline;
-                Ok(created)
-            }
+            Ok(created) => Ok(created),
             Err(e) => {
                 let mut tx = self.store.database().pool().begin().await?;
                 self.store
@@ -533,8 +530,7 @@ impl Mixer {
         checked: &Checked,
         deployment: Deployment,
         pool: &Arc<dyn AccountPoolApi>,
-        window_ms: i64,
-        grace_ms: i64,
+        timing: &Timing,
     ) -> Result<Created, MixerError> {
         let count = (checked.deposit_accounts + HOPS) as u32;
         let grant = pool
@@ -573,8 +569,8 @@ impl Mixer {
             fee: checked.total - checked.net,
             total: checked.total,
             timestamp_ms: checked.timestamp_ms,
-            mix_option_ms: window_ms,
-            grace_ms,
+            mix_option_ms: timing.window_ms,
+            grace_ms: timing.grace_ms,
             deposits: deposits.clone(),
             input_txs: checked.input_txs.clone(),
             nonce: neosl_crypto::random_array::<16>(),
@@ -647,15 +643,9 @@ impl Mixer {
             service_fee: format_gas(checked.service_fee),
             chain_cost: format_gas(checked.chain_cost),
             total: format_gas(checked.total),
-            deposit_deadline: 0,
-            deliver_by: 0,
-            deadline: 0,
-        })
-        .map(|mut c| {
-            c.deliver_by = checked.timestamp_ms
-                + self.settings.scaled(self.settings.deposit_window_ms)
-                + window_ms;
-            c
+            deposit_deadline: timing.deposit_deadline,
+            deliver_by: timing.deliver_by,
+            deadline: timing.deadline,
         })
     }
 
@@ -1128,19 +1118,16 @@ impl Mixer {
             let accounts = self.store.accounts_in(&mut tx, &request.id).await?;
             if accounts.iter().all(|a| a.received == 0) {
                 if self
-                    .store
-                    .transition_in(
+                    .settle_in(
                         &mut tx,
                         &request.id,
                         "awaiting_deposit",
-                        "expiring",
-                        None,
-                        now,
+                        "expired",
+                        "unfunded",
+                        &[],
                     )
                     .await?
                 {
-                    self.settle_in(&mut tx, &request.id, "expiring", "expired", "unfunded", &[])
-                        .await?;
                     tracing::info!(request = %request.id, "nothing deposited in time: expired");
                 }
             } else {
@@ -1352,11 +1339,7 @@ impl Mixer {
         });
         Ok(Status {
             request_id: request.id.clone(),
-            state: if request.state == "expiring" {
-                "expired".into()
-            } else {
-                request.state.clone()
-            },
+            state: request.state.clone(),
             reason: request.reason.clone(),
             request_hash: request.request_hash.clone(),
             deposits: accounts

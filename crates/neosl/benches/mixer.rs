@@ -178,7 +178,7 @@ async fn round(
                 .await
                 .expect("log");
             for n in &log.executions[0].notifications {
-                if let Some((_, to, amount)) = neosl_mixer::engine::parse_transfer(&n.state)
+                if let Some((_, to, amount)) = neosl_gasbank::deposits::parse_transfer(&n.state)
                     && to == mix.target
                 {
                     let entry = delivered.entry(to).or_insert((0, time));

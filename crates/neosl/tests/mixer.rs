@@ -518,7 +518,7 @@ async fn mixes_deliver_exactly_and_disputes_are_paid_from_the_bond_once() {
     let paid_back = refund.executions[0]
         .notifications
         .iter()
-        .filter_map(|n| neosl_mixer::engine::parse_transfer(&n.state))
+        .filter_map(|n| neosl_gasbank::deposits::parse_transfer(&n.state))
         .find(|(_, to, _)| *to == alice_hash)
         .map(|(_, _, amount)| amount);
     assert_eq!(

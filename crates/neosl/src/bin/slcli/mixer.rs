@@ -407,17 +407,13 @@ pub async fn run(client: &Client, json_out: bool, command: MixerCommand) -> Resu
                     hashes.push(submitter.send(&tx).await?.to_string());
                 }
             }
-            let body = if hand_over {
-                json!({"transactions": signed})
-            } else {
-                json!({"tx_hashes": hashes})
-            };
+            // Sent transfers are seen on chain by the Mixer; handed-over ones it sends itself.
             let data = if hand_over {
                 client
                     .send(
                         Method::POST,
                         &format!("/mixer/request/{id}/deposit"),
-                        Some(body),
+                        Some(json!({"transactions": signed})),
                         false,
                         &[],
                     )
