@@ -22,6 +22,7 @@ pub const POOL_MASTER_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: None,
     group: Some("pool-master"),
+    optional: false,
 };
 
 /// The MarbleRun coordinator seed (alternative to `POOL_MASTER_KEY`).
@@ -31,6 +32,7 @@ pub const COORD_MASTER_SEED: SecretSpec = SecretSpec {
     min_len: 16,
     exact_len: None,
     group: Some("pool-master"),
+    optional: false,
 };
 
 /// The `[accountpool]` settings section.

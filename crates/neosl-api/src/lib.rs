@@ -162,6 +162,58 @@ mod tests {
     }
 }
 
+/// The Secrets service's internal route, as the services allowed to use a secret call it.
+pub mod secrets {
+    use serde::{Deserialize, Serialize};
+    use zeroize::Zeroizing;
+
+    /// The internal route (never offered through the gateway).
+    pub const USE_PATH: &str = "/secrets/use";
+
+    /// `POST /secrets/use`: the values of `names` of `owner`, for one use named by `purpose`
+    /// (a job id); the caller is the verified service identity.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct UseRequest {
+        /// Whose secrets (a user id).
+        pub owner: String,
+        /// Which (at most 16).
+        pub names: Vec<String>,
+        /// What for, recorded in the owner's audit log.
+        pub purpose: String,
+    }
+
+    /// The values, in the order asked.
+    #[derive(Clone, Serialize, Deserialize)]
+    pub struct UseAnswer {
+        /// One per name.
+        pub secrets: Vec<GrantedSecret>,
+    }
+
+    /// One secret's value (zeroized on drop, never printed).
+    #[derive(Clone, Serialize, Deserialize)]
+    pub struct GrantedSecret {
+        /// Its name.
+        pub name: String,
+        /// Its value.
+        pub value: Zeroizing<String>,
+    }
+
+    impl std::fmt::Debug for GrantedSecret {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("GrantedSecret")
+                .field("name", &self.name)
+                .field("value", &"[REDACTED]")
+                .finish()
+        }
+    }
+
+    impl std::fmt::Debug for UseAnswer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_list().entries(&self.secrets).finish()
+        }
+    }
+}
+
 /// What the on-chain worker and a service exchange to fulfil one request from a contract.
 pub mod onchain {
     use serde::{Deserialize, Serialize};

@@ -31,6 +31,7 @@ pub const AUTOMATION_SIGNING_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: Some(32),
     group: None,
+    optional: false,
 };
 
 /// The purpose of the published key (registered as the service's TEE key on the gateway).

@@ -7,9 +7,12 @@
 //! - [`vrf`]: the `VRFService` payload and the result delivered to callbacks.
 //! - [`datafeeds`]: the `DataFeedsService` update message and `updatePrices` arguments.
 //! - [`mixer`]: the `MixerService` request bytes, the messages the Mixer signs, `txidsHash`.
+//! - [`confidential`]: the message over every confidential result, the payload a contract sends
+//!   and the result its callback receives.
 //!
 //! `AutomationService` needs no wire format of its own: its payload is the trigger's JSON.
 
+pub mod confidential;
 pub mod datafeeds;
 pub mod gateway;
 pub mod mixer;

@@ -24,6 +24,7 @@ pub const DATAFEEDS_SIGNING_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: Some(32),
     group: None,
+    optional: false,
 };
 
 /// The fee of a signed price read (0.0001 GAS, seed 004 §3.4), charged per

@@ -26,6 +26,7 @@ pub const JWT_SIGNING_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: None,
     group: None,
+    optional: false,
 };
 
 /// The GasBank's master key: per-user deposit addresses and the treasury derive from it.
@@ -35,6 +36,7 @@ pub const GASBANK_MASTER_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: None,
     group: None,
+    optional: false,
 };
 
 /// The operator token of the gateway's admin endpoints and `/metrics`.
@@ -44,6 +46,7 @@ pub const GATEWAY_ADMIN_TOKEN: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: None,
     group: None,
+    optional: false,
 };
 
 /// The gateway's constants.

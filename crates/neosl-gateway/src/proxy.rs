@@ -82,7 +82,10 @@ async fn forward(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     if !body.is_empty() {
-        neosl_runtime::error::parse_json_body::<serde::de::IgnoredAny>(&body)?;
+        neosl_runtime::error::parse_json_text_body::<serde::de::IgnoredAny>(
+            &body,
+            target.route.text_fields,
+        )?;
     }
     let principal = match target.route.access {
         Access::Anyone => {

@@ -33,6 +33,7 @@ pub const MIXER_MASTER_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: None,
     group: None,
+    optional: false,
 };
 
 /// The purpose of the published key (registered in `MixerService`).

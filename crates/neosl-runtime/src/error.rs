@@ -311,15 +311,92 @@ fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
 
 /// Decodes a JSON body, refusing control characters in any string (see [`ApiJson`]).
 pub fn parse_json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    parse_json_text_body(bytes, &[])
+}
+
+/// A body type some of whose top-level string fields are text (program source, PEM): they may
+/// hold tab, line feed and carriage return. Every other control character stays refused there,
+/// and everywhere else the rules of [`ApiJson`] hold.
+pub trait TextFields {
+    /// The top-level fields that are text.
+    const TEXT_FIELDS: &'static [&'static str];
+}
+
+/// [`ApiJson`] for a body with [`TextFields`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJsonText<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJsonText<T>
+where
+    T: serde::de::DeserializeOwned + TextFields,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json_content_type(request.headers()) {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(ErrorCode::PayloadTooLarge, "request body too large")
+                } else {
+                    ApiError::invalid("the request body could not be read")
+                }
+            })?;
+        parse_json_text_body(&bytes, T::TEXT_FIELDS).map(Self)
+    }
+}
+
+/// Whether `text` holds a control character other than tab, line feed and carriage return.
+pub fn has_control_in_text(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// Decodes a JSON body, refusing control characters in any string except tab, line feed and
+/// carriage return in the top-level `text_fields` (see [`TextFields`]).
+pub fn parse_json_text_body<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    text_fields: &[&str],
+) -> Result<T, ApiError> {
     if may_hold_control_characters(bytes) {
         let value: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| ApiError::invalid(format!("the body is not valid JSON: {e}")))?;
-        if let Some(path) = control_character_at(&value, &mut String::new()) {
-            return Err(ApiError::detailed(
+        let refused = |path: String| {
+            ApiError::detailed(
                 ErrorCode::InvalidRequest,
                 "invalid_characters",
                 format!("{path} contains a control character"),
-            ));
+            )
+        };
+        match &value {
+            serde_json::Value::Object(map) if !text_fields.is_empty() => {
+                for (key, item) in map {
+                    if has_control(key) {
+                        return Err(refused("a field name".into()));
+                    }
+                    let found = match item {
+                        serde_json::Value::String(text) if text_fields.contains(&key.as_str()) => {
+                            has_control_in_text(text).then(|| key.clone())
+                        }
+                        _ => control_character_at(item, &mut key.clone()),
+                    };
+                    if let Some(path) = found {
+                        return Err(refused(path));
+                    }
+                }
+            }
+            _ => {
+                if let Some(path) = control_character_at(&value, &mut String::new()) {
+                    return Err(refused(path));
+                }
+            }
         }
     }
     serde_json::from_slice(bytes).map_err(|e| {

@@ -39,6 +39,9 @@ pub struct SecretSpec {
     /// Secrets of the same group are alternatives: one of them must be present. `None` means
     /// this secret alone is required.
     pub group: Option<&'static str>,
+    /// Read when present, never required and never generated for development (a rotation's
+    /// previous key).
+    pub optional: bool,
 }
 
 impl SecretSpec {
@@ -299,6 +302,7 @@ fn missing_requirements<'a>(
     let mut groups_seen: Vec<&str> = Vec::new();
     for spec in declared {
         match spec.group {
+            _ if spec.optional => {}
             None if !values.contains_key(spec.name) => missing.push(spec),
             Some(group) if !groups_seen.contains(&group) => {
                 groups_seen.push(group);
@@ -414,6 +418,7 @@ mod tests {
         min_len: 32,
         exact_len: Some(32),
         group: None,
+        optional: false,
     };
     const A: SecretSpec = SecretSpec {
         name: "ALT_A",
@@ -421,6 +426,7 @@ mod tests {
         min_len: 32,
         exact_len: None,
         group: Some("alt"),
+        optional: false,
     };
     const B: SecretSpec = SecretSpec {
         name: "ALT_B",
@@ -428,6 +434,7 @@ mod tests {
         min_len: 16,
         exact_len: None,
         group: Some("alt"),
+        optional: false,
     };
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {

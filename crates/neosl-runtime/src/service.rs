@@ -61,6 +61,9 @@ pub struct PublicRoute {
     pub path: &'static str,
     /// Who may call it.
     pub access: Access,
+    /// Top-level body fields that are text and may hold line breaks and tabs
+    /// ([`crate::error::TextFields`]).
+    pub text_fields: &'static [&'static str],
 }
 
 impl PublicRoute {
@@ -70,7 +73,14 @@ impl PublicRoute {
             method,
             path,
             access,
+            text_fields: &[],
         }
+    }
+
+    /// The same route whose body has text fields.
+    pub const fn with_text_fields(mut self, fields: &'static [&'static str]) -> Self {
+        self.text_fields = fields;
+        self
     }
 }
 

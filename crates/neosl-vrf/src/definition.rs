@@ -21,6 +21,7 @@ pub const VRF_PRIVATE_KEY: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: Some(32),
     group: None,
+    optional: false,
 };
 
 /// The fee of one `/vrf/random` (0.001 GAS, seed 004 §3.4).

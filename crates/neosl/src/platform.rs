@@ -566,6 +566,7 @@ pub fn secrets_listing(registry: &Registry, as_json: bool) -> String {
                             "min_len": spec.min_len,
                             "exact_len": spec.exact_len,
                             "alternatives_group": spec.group,
+                            "optional": spec.optional,
                         })
                     })
                     .collect();
@@ -585,7 +586,8 @@ pub fn secrets_listing(registry: &Registry, as_json: bool) -> String {
             let group = spec
                 .group
                 .map(|g| format!(" [one of group {g}]"))
-                .unwrap_or_default();
+                .unwrap_or_default()
+                + if spec.optional { " [optional]" } else { "" };
             out.push_str(&format!(
                 "  {:<20} {}{group}\n",
                 spec.name, spec.description

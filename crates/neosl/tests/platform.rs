@@ -27,6 +27,7 @@ const ECHO_SECRET: SecretSpec = SecretSpec {
     min_len: 32,
     exact_len: None,
     group: None,
+    optional: false,
 };
 
 const DECLARATION: Declaration = Declaration {
