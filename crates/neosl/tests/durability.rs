@@ -55,6 +55,14 @@ const SECRETS: &[(&str, &str)] = &[
         "MIXER_MASTER_KEY",
         "8888888888888888888888888888888888888888888888888888888888888888",
     ),
+    (
+        "SECRETS_MASTER_KEY",
+        "9999999999999999999999999999999999999999999999999999999999999999",
+    ),
+    (
+        "CONFIDENTIAL_MASTER_KEY",
+        "abababababababababababababababababababababababababababababababab",
+    ),
 ];
 
 fn kill_9(running: common::Running) {

@@ -287,11 +287,11 @@ fn settings_are_checked_against_the_registry() {
     let dir = TempDir::new("neosl-settings").expect("temp dir");
     for (text, expected) in [
         ("[gatewy]\nmax_api_keys = 3\n", "gatewy"),
-        ("[fees]\nconfidential = 5\n", "confidential"),
+        ("[fees]\nconfidentail = 5\n", "confidentail"),
         ("[accountpool]\ntarget = 5\n", "target"),
         (
-            "[services.confidential]\nurl = \"http://x\"\n",
-            "confidential",
+            "[services.nosuchservice]\nurl = \"http://x\"\n",
+            "nosuchservice",
         ),
     ] {
         let file = dir.path().join("neosl.toml");

@@ -94,6 +94,8 @@ const JWT_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5
 const DATAFEEDS_KEY_HEX: &str = "7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d7d";
 const AUTOMATION_KEY_HEX: &str = "4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c4c";
 const MIXER_KEY_HEX: &str = "3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a3a";
+const SECRETS_KEY_HEX: &str = "5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e";
+const CONFIDENTIAL_KEY_HEX: &str = "6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c6c";
 const VRF_PUBLIC: &str = "0360fed4ba255a9d31c961eb74c6356d68c049b8923b61fa6ce669622e60f29fb6";
 
 fn published(running: &Running, service: &str) -> Vec<Value> {
@@ -116,6 +118,8 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
         ("MIXER_MASTER_KEY", MIXER_KEY_HEX),
+        ("SECRETS_MASTER_KEY", SECRETS_KEY_HEX),
+        ("CONFIDENTIAL_MASTER_KEY", CONFIDENTIAL_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let first_dir = TempDir::new("neosl-keys").expect("temp dir");
@@ -142,6 +146,8 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
         ("MIXER_MASTER_KEY", MIXER_KEY_HEX),
+        ("SECRETS_MASTER_KEY", SECRETS_KEY_HEX),
+        ("CONFIDENTIAL_MASTER_KEY", CONFIDENTIAL_KEY_HEX),
         ("NEOSL_LOG", "trace"),
     ];
     let second = serve(&second_dir, &exposed, &env2).expect("starts");
@@ -170,6 +176,8 @@ fn injected_secrets_give_stable_keys_and_never_reach_the_logs() {
         DATAFEEDS_KEY_HEX,
         AUTOMATION_KEY_HEX,
         MIXER_KEY_HEX,
+        SECRETS_KEY_HEX,
+        CONFIDENTIAL_KEY_HEX,
     ] {
         assert!(!all.contains(needle), "a secret leaked into the output");
     }
@@ -195,6 +203,8 @@ fn enclave_mode_refuses_to_start_without_injection() {
         ("DATAFEEDS_SIGNING_KEY", DATAFEEDS_KEY_HEX),
         ("AUTOMATION_SIGNING_KEY", AUTOMATION_KEY_HEX),
         ("MIXER_MASTER_KEY", MIXER_KEY_HEX),
+        ("SECRETS_MASTER_KEY", SECRETS_KEY_HEX),
+        ("CONFIDENTIAL_MASTER_KEY", CONFIDENTIAL_KEY_HEX),
     ];
     let err = serve(&dir, &["--mode", "enclave"], &env)
         .err()
