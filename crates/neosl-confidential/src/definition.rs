@@ -47,6 +47,7 @@ pub const DECLARATION: Declaration = Declaration {
         PublicRoute::new(Method::POST, "/confidential/code", Access::User)
             .with_text_fields(crate::http::CODE_TEXT_FIELDS),
         PublicRoute::new(Method::GET, "/confidential/code", Access::User),
+        PublicRoute::new(Method::GET, "/confidential/public-key", Access::Anyone),
     ],
     secrets: &[CONFIDENTIAL_MASTER_KEY],
     fees: &[CONFIDENTIAL_FEE, CONFIDENTIAL_ONCHAIN_FEE],

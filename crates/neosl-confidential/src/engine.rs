@@ -273,6 +273,11 @@ impl Confidential {
         })
     }
 
+    /// The result key (compressed, hex).
+    pub fn public_key(&self) -> &str {
+        &self.public_key
+    }
+
     /// The settings.
     pub fn settings(&self) -> &ConfidentialSettings {
         &self.settings

@@ -43,6 +43,17 @@ pub struct CodeList {
     pub code: Vec<CodeView>,
 }
 
+/// `GET /confidential/public-key`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublicKeyInfo {
+    /// The key that signs results (compressed, hex), as `/attestation` publishes it.
+    pub public_key: String,
+    /// Its SHA-256 (hex).
+    pub public_key_sha256: String,
+    /// What is signed.
+    pub signed_message: String,
+}
+
 type C = State<Arc<Confidential>>;
 
 /// The routes.
@@ -52,6 +63,7 @@ pub fn router(confidential: Arc<Confidential>) -> Router {
         .route("/confidential/jobs", get(jobs))
         .route("/confidential/jobs/{id}", get(job))
         .route("/confidential/code", get(uploads).post(upload))
+        .route("/confidential/public-key", get(public_key))
         .route("/confidential/fulfil", post(fulfil))
         .with_state(confidential)
 }
@@ -118,4 +130,16 @@ async fn fulfil(
         ));
     }
     Ok(ApiJson(c.fulfil(&r).await?))
+}
+
+async fn public_key(State(c): C) -> ApiJson<PublicKeyInfo> {
+    let key = c.public_key().to_owned();
+    let sha = hex::encode(neosl_crypto::hash::sha256(
+        &hex::decode(&key).unwrap_or_default(),
+    ));
+    ApiJson(PublicKeyInfo {
+        public_key: key,
+        public_key_sha256: sha,
+        signed_message: "ECDSA P-256 / SHA-256 over \"neosl-confidential-result|v1|\" || len(runtime) || runtime || SHA-256(code) || SHA-256(input) || secrets_hash || SHA-256(output); secrets_hash = SHA-256 over each granted name as len || name".into(),
+    })
 }
