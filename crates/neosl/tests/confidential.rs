@@ -404,3 +404,108 @@ fn secrets_feed_signed_confidential_jobs_and_hostile_code_is_contained() {
         }
     }
 }
+
+/// Over mutual TLS (strict identity), the Secrets service hands a value only to a service the
+/// secret allows, whatever a caller claims in its headers.
+#[test]
+fn over_mutual_tls_only_an_allowed_service_gets_a_secret() {
+    let dir = TempDir::new("neosl-secrets-mtls").expect("temp dir");
+    let tls_dir = dir.path().join("tls");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_neosl"))
+        .args(["dev-certs", "--out"])
+        .arg(&tls_dir)
+        .output()
+        .expect("dev-certs");
+    assert!(out.status.success());
+    let running = common::serve(
+        &dir,
+        &["--tls-dir", tls_dir.to_str().expect("utf-8")],
+        &[("NEOSL_POOL_TARGET_SIZE", "4")],
+    )
+    .expect("starts");
+    let gateway = running.urls["gateway"].replace("127.0.0.1", "localhost");
+    let secrets_url = running.urls["secrets"].clone();
+    assert!(secrets_url.starts_with("https://"), "{secrets_url}");
+    let port: u16 = secrets_url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("port");
+    let read = |f: &str| std::fs::read_to_string(tls_dir.join(f)).expect("pem");
+    let client_as = |service: &str| {
+        let material = neosl_runtime::tls::TlsMaterial::from_pem(
+            &read(&format!("{service}.pem")),
+            &read(&format!("{service}-key.pem")),
+            &read("ca.pem"),
+        )
+        .expect("material");
+        reqwest::Client::builder()
+            .tls_backend_preconfigured(material.client_config().expect("config"))
+            .resolve("secrets", ([127, 0, 0, 1], port).into())
+            .build()
+            .expect("client")
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        // With MarbleRun's certificates every listener asks for a client certificate.
+        let http = client_as("gateway");
+        let login = common::register(&http, &gateway, "tls@example.org").await;
+        let token = login["access_token"].as_str().expect("token");
+        let user_id = login["user"]["id"]
+            .as_str()
+            .or_else(|| login["user_id"].as_str())
+            .map(str::to_owned);
+        let stored = common::send(
+            common::with_auth(http.put(format!("{gateway}/secrets/api")), token)
+                .json(&json!({"value": "tls-guarded-value", "allowed_services": ["confidential"]})),
+        )
+        .await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        let me = common::send(common::with_auth(
+            http.get(format!("{gateway}/api/v1/me")),
+            token,
+        ))
+        .await;
+        let owner = user_id
+            .or_else(|| me.body["data"]["id"].as_str().map(str::to_owned))
+            .or_else(|| me.body["data"]["user_id"].as_str().map(str::to_owned))
+            .expect("the user's id");
+        let ask = |client: reqwest::Client, claim: Option<&'static str>| {
+            let owner = owner.clone();
+            async move {
+                let mut request = client
+                    .post(format!("https://secrets:{port}/secrets/use"))
+                    .json(&json!({"owner": owner, "names": ["api"], "purpose": "test"}));
+                if let Some(claim) = claim {
+                    request = request.header("X-Service-ID", claim);
+                }
+                common::send(request).await
+            }
+        };
+        let allowed = ask(client_as("confidential"), None).await;
+        assert_eq!(allowed.status, 200, "{}", allowed.body);
+        assert_eq!(allowed.body["secrets"][0]["value"], "tls-guarded-value");
+        let vrf = ask(client_as("vrf"), None).await;
+        assert_eq!(
+            (vrf.status, vrf.body["code"].as_str()),
+            (403, Some("service_not_allowed")),
+            "{}",
+            vrf.body
+        );
+        let claimed = ask(client_as("vrf"), Some("confidential")).await;
+        assert_eq!(
+            (claimed.status, claimed.body["code"].as_str()),
+            (403, Some("identity_mismatch")),
+            "{}",
+            claimed.body
+        );
+        let gateway_cert = ask(client_as("gateway"), None).await;
+        assert_eq!(
+            (gateway_cert.status, gateway_cert.body["code"].as_str()),
+            (403, Some("forbidden")),
+            "{}",
+            gateway_cert.body
+        );
+    });
+    running.stop();
+}
