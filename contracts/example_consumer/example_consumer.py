@@ -8,6 +8,10 @@ scheduleAutomation(trigger) registers an Automation trigger owned by this contra
 as JSON bytes); onAutomation stores the answer (the trigger id, or the refusal's code) and
 getAutomation(requestId) returns [success, result].
 
+compute(codeHash, input) asks Confidential compute to run code uploaded off chain (by its
+SHA-256) on the input; onCompute stores [success, result] (the signed result, or the failure's
+code) and getCompute(requestId) returns it.
+
 readPrice(pair, maxAgeSeconds) is the safe way to read a DataFeeds price: it finds the
 DataFeedsService through the gateway and calls getPriceNoOlderThan, which faults when the latest
 price is older than the bound, so a stale price can never be used by mistake.
@@ -23,6 +27,7 @@ from boa3.sc.utils import CreateNewEvent, call_contract, to_bytes
 GATEWAY = b'g'
 WORDS = b'w'
 AUTOMATION = b'a'
+COMPUTE = b'c'
 
 RandomReceived = CreateNewEvent(
     [('requestId', int), ('numWords', int)],
@@ -85,6 +90,29 @@ def on_automation(request_id: int, success: bool, result: bytes):
 @public(name='getAutomation', safe=True)
 def get_automation(request_id: int) -> list:
     stored = storage.get(AUTOMATION + to_bytes(StdLib.itoa(request_id)))
+    if len(stored) == 0:
+        return []
+    return cast(list, StdLib.deserialize(stored))
+
+
+@public(name='compute')
+def compute(code_hash: bytes, data: bytes) -> int:
+    assert len(code_hash) == 32, 'the code hash is 32 bytes'
+    request_id = call_contract(storage.get_uint160(GATEWAY), 'requestService',
+                               ['confidential', code_hash + data, 'onCompute'], CallFlags.ALL)
+    return cast(int, request_id)
+
+
+@public(name='onCompute')
+def on_compute(request_id: int, success: bool, result: bytes):
+    assert runtime.calling_script_hash == storage.get_uint160(GATEWAY), 'gateway only'
+    answer: list = [success, result]
+    storage.put(COMPUTE + to_bytes(StdLib.itoa(request_id)), StdLib.serialize(answer))
+
+
+@public(name='getCompute', safe=True)
+def get_compute(request_id: int) -> list:
+    stored = storage.get(COMPUTE + to_bytes(StdLib.itoa(request_id)))
     if len(stored) == 0:
         return []
     return cast(list, StdLib.deserialize(stored))

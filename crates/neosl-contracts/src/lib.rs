@@ -84,16 +84,19 @@ pub const AUTOMATION_SERVICE_ID: &str = "automation";
 pub const AUTOMATION_SERVICE: Contract = built!("AutomationService", "automation_service");
 /// The Mixer's bond and dispute contract.
 pub const MIXER_SERVICE: Contract = built!("MixerService", "mixer_service");
+/// Confidential compute's contract.
+pub const CONFIDENTIAL_SERVICE: Contract = built!("ConfidentialService", "confidential_service");
 /// The consumer a dApp developer copies.
 pub const EXAMPLE_CONSUMER: Contract = built!("ExampleConsumer", "example_consumer");
 
 /// Every contract the platform deploys, in deployment order.
-pub const ALL: [Contract; 6] = [
+pub const ALL: [Contract; 7] = [
     GATEWAY,
     VRF_SERVICE,
     DATAFEEDS_SERVICE,
     AUTOMATION_SERVICE,
     MIXER_SERVICE,
+    CONFIDENTIAL_SERVICE,
     EXAMPLE_CONSUMER,
 ];
 
@@ -121,6 +124,9 @@ pub struct Deployed {
     /// `MixerService` (zero in an older `contracts.json`).
     #[serde(default)]
     pub mixer_service: neosl_neo::UInt160,
+    /// `ConfidentialService` (zero in an older `contracts.json`).
+    #[serde(default)]
+    pub confidential_service: neosl_neo::UInt160,
 }
 
 impl Deployed {
@@ -128,13 +134,14 @@ impl Deployed {
     pub const FILE: &'static str = "contracts.json";
 
     /// Each contract's name and hash.
-    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 6] {
+    pub fn list(&self) -> [(&'static str, neosl_neo::UInt160); 7] {
         [
             (GATEWAY.name, self.gateway),
             (VRF_SERVICE.name, self.vrf_service),
             (DATAFEEDS_SERVICE.name, self.datafeeds_service),
             (AUTOMATION_SERVICE.name, self.automation_service),
             (MIXER_SERVICE.name, self.mixer_service),
+            (CONFIDENTIAL_SERVICE.name, self.confidential_service),
             (EXAMPLE_CONSUMER.name, self.example_consumer),
         ]
     }

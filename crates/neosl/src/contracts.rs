@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use neosl_chain::signer::TxSigner;
 use neosl_chain::submit::Submitter;
 use neosl_contracts::{
-    AUTOMATION_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY, MIXER_SERVICE, VRF_SERVICE,
+    AUTOMATION_SERVICE, CONFIDENTIAL_SERVICE, DATAFEEDS_SERVICE, EXAMPLE_CONSUMER, GATEWAY,
+    MIXER_SERVICE, VRF_SERVICE,
 };
 use neosl_neo::param::ContractParameter as P;
 
@@ -76,11 +77,16 @@ pub async fn deploy(
         ]),
     )
     .await?;
+    let confidential_service = deploy(CONFIDENTIAL_SERVICE, P::Hash160(gateway)).await?;
     let example_consumer = deploy(EXAMPLE_CONSUMER, P::Hash160(gateway)).await?;
     for (service_id, contract) in [
         (neosl_contracts::vrf::SERVICE_ID, vrf_service),
         (neosl_contracts::datafeeds::SERVICE_ID, datafeeds_service),
         (neosl_contracts::AUTOMATION_SERVICE_ID, automation_service),
+        (
+            neosl_contracts::confidential::SERVICE_ID,
+            confidential_service,
+        ),
     ] {
         call_as(
             submitter,
@@ -100,5 +106,6 @@ pub async fn deploy(
         datafeeds_service,
         automation_service,
         mixer_service,
+        confidential_service,
     })
 }
