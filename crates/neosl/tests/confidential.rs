@@ -509,3 +509,143 @@ fn over_mutual_tls_only_an_allowed_service_gets_a_secret() {
     });
     running.stop();
 }
+
+/// The same path through `slcli`: a secret from standard input, a job whose result is saved
+/// and verified offline against the code and the published key; a tampered result fails.
+#[test]
+fn slcli_stores_secrets_runs_jobs_and_verifies_results_offline() {
+    let dir = TempDir::new("neosl-slcli-compute").expect("temp dir");
+    let running = common::serve(&dir, &[], &[("NEOSL_POOL_TARGET_SIZE", "4")]).expect("starts");
+    let gateway = running.urls["gateway"].clone();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let http = reqwest::Client::new();
+    let token = rt.block_on(common::register(&http, &gateway, "cli@example.org"))["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    credit(&dir.path().join("data"), "cli@example.org");
+    let slcli = |args: &[&str], stdin: Option<&str>| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_slcli"))
+            .args(args)
+            .env("SLCLI_URL", &gateway)
+            .env("SLCLI_TOKEN", &token)
+            .env("SLCLI_CONFIG", dir.path().join("slcli.json"))
+            .env_remove("SLCLI_API_KEY")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("slcli runs");
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write");
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("ends");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = slcli(
+        &["secrets", "put", "hmac-key", "--allow", "confidential"],
+        Some(&format!("{SECRET}\n")),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("hmac-key") && !out.contains("line two"),
+        "{out}"
+    );
+    let (ok, out, _) = slcli(&["secrets", "list"], None);
+    assert!(ok && out.contains("confidential"), "{out}");
+    let code = dir.path().join("hmac.js");
+    std::fs::write(&code, JS_HMAC).expect("code");
+    let saved = dir.path().join("result.json");
+    let code_arg = code.to_str().expect("utf-8");
+    let saved_arg = saved.to_str().expect("utf-8");
+    let (ok, out, err) = slcli(
+        &[
+            "compute",
+            "run",
+            "--runtime",
+            "js",
+            code_arg,
+            "--input",
+            "cli",
+            "--secret",
+            "hmac-key",
+            "--save",
+            saved_arg,
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(&hmac_hex("cli")), "{out}");
+    let key = rt
+        .block_on(common::send(
+            http.get(format!("{gateway}/confidential/public-key")),
+        ))
+        .body["data"]["public_key"]
+        .as_str()
+        .expect("key")
+        .to_owned();
+    let (ok, out, err) = slcli(
+        &[
+            "compute",
+            "verify",
+            saved_arg,
+            "--code",
+            code_arg,
+            "--public-key",
+            &key,
+        ],
+        None,
+    );
+    assert!(ok, "{err}");
+    assert!(out.starts_with("verified"), "{out}");
+    // Another code, another key, a changed output: refused.
+    let other = dir.path().join("other.js");
+    std::fs::write(&other, "1").expect("code");
+    let (ok, _, err) = slcli(
+        &[
+            "compute",
+            "verify",
+            saved_arg,
+            "--code",
+            other.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    assert!(!ok && err.contains("not of this code"), "{err}");
+    let (ok, _, err) = slcli(
+        &[
+            "compute",
+            "verify",
+            saved_arg,
+            "--public-key",
+            "02".repeat(1).as_str(),
+        ],
+        None,
+    );
+    assert!(!ok, "{err}");
+    let mut job: Value =
+        serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("json");
+    let forged = hmac_hex("forged");
+    job["output_hex"] = json!(hex::encode(&forged));
+    job["output_hash"] = json!(hex::encode(neosl_crypto::hash::sha256(forged.as_bytes())));
+    std::fs::write(&saved, job.to_string()).expect("tamper");
+    let (ok, _, err) = slcli(&["compute", "verify", saved_arg], None);
+    assert!(!ok && err.contains("does not verify"), "{err}");
+    let (ok, out, _) = slcli(&["secrets", "audit"], None);
+    assert!(
+        ok && out.contains("use") && out.contains("confidential"),
+        "{out}"
+    );
+    running.stop();
+}

@@ -4,6 +4,7 @@
 //! `register`) keeps the session in `$SLCLI_CONFIG` (default `~/.slcli.json`, owner-only);
 //! `--token`/`SLCLI_TOKEN` or `--api-key`/`SLCLI_API_KEY` override it.
 
+mod compute;
 mod mixer;
 
 use std::path::PathBuf;
@@ -138,6 +139,16 @@ enum Command {
     Mixer {
         #[command(subcommand)]
         command: mixer::MixerCommand,
+    },
+    /// Your secrets: stored once, used only by the services you allow, never shown again.
+    Secrets {
+        #[command(subcommand)]
+        command: compute::SecretsCommand,
+    },
+    /// Confidential compute: run programs with your secrets, verify signed results offline.
+    Compute {
+        #[command(subcommand)]
+        command: compute::ComputeCommand,
     },
 }
 
@@ -970,6 +981,8 @@ async fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Mixer { command } => mixer::run(&client, cli.json, command).await?,
+        Command::Secrets { command } => compute::run_secrets(&client, cli.json, command).await?,
+        Command::Compute { command } => compute::run_compute(&client, cli.json, command).await?,
     }
     Ok(())
 }
