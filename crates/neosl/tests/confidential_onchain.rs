@@ -181,7 +181,7 @@ async fn a_contract_gets_a_signed_confidential_result_in_its_callback() {
             )
             .await
             .expect("getCompute");
-            let fields = item.as_array().expect("[success, result]").clone();
+            let fields = item.as_array().expect("[success, result]");
             (
                 fields[0].as_bool().expect("success"),
                 fields[1].as_bytes().expect("result"),
