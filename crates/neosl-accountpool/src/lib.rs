@@ -11,6 +11,7 @@
 //! - [`error`]: the refusal codes.
 //! - [`definition`]: the service as the platform sees it (secrets, settings, start-up).
 
+pub mod audit;
 mod balances;
 pub mod definition;
 pub mod error;

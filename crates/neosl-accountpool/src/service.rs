@@ -190,6 +190,7 @@ impl AccountPool {
         clock: SharedClock,
     ) -> Result<Self, Failure> {
         let master_public = kdf::master_public_key(&master).map_err(Failure::internal)?;
+        let store = store.with_audit_key(&master).map_err(Failure::internal)?;
         let network = network.or_else(|| chain.as_ref().map(|c| c.submitter.network()));
         Ok(Self {
             store,

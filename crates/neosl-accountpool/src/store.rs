@@ -12,7 +12,10 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 /// The AccountPool's migrations.
-pub const MIGRATIONS: &[Migration] = &[neosl_runtime::migration!(1, "pool", "0001_pool.sql")];
+pub const MIGRATIONS: &[Migration] = &[
+    neosl_runtime::migration!(1, "pool", "0001_pool.sql"),
+    neosl_runtime::migration!(2, "audit chain", "0002_audit_chain.sql"),
+];
 
 const ACCOUNT_COLUMNS: &str = "id, address, script_hash, public_key, status, lock_id, locked_by, lock_expires_at, last_used_at, created_at";
 
@@ -192,6 +195,7 @@ pub enum ReleaseRefusal {
 #[derive(Debug, Clone)]
 pub struct PoolStore {
     db: Database,
+    audit_key: Option<std::sync::Arc<neosl_crypto::SecretBytes>>,
 }
 
 fn placeholders(start: usize, count: usize) -> String {
@@ -205,7 +209,27 @@ impl PoolStore {
     /// Opens the store and applies migrations.
     pub async fn open(db: Database) -> Result<Self, DbError> {
         db.migrate("accountpool", MIGRATIONS).await?;
-        Ok(Self { db })
+        Ok(Self {
+            db,
+            audit_key: None,
+        })
+    }
+
+    /// The same store extending the audit chain under the key derived from `master` (HKDF,
+    /// salt `accountpool`, info `pool-audit`): only the pool can add records that verify.
+    pub fn with_audit_key(
+        mut self,
+        master: &neosl_crypto::MasterKey,
+    ) -> neosl_crypto::Result<Self> {
+        self.audit_key = Some(std::sync::Arc::new(audit_key(master)?));
+        Ok(self)
+    }
+
+    fn key(&self) -> Result<&[u8], sqlx::Error> {
+        self.audit_key
+            .as_deref()
+            .map(neosl_crypto::SecretBytes::expose)
+            .ok_or_else(|| sqlx::Error::Protocol("the audit key is not set".into()))
     }
 
     /// The database.
@@ -292,51 +316,153 @@ impl PoolStore {
         tx.commit().await
     }
 
-    /// For each attempted signature, checks in one statement that the account is held by the
-    /// service under an unexpired lock and, if so, records the signature in the audit log.
-    /// Returns the attempts that passed (`(account_id, hash)` with the lock id): only those may
-    /// be signed. Audit first: no signature leaves the pool without its audit row.
+    /// For each attempted signature, checks that the account is held by the service under an
+    /// unexpired lock and, for those that are, appends one audit record per (service, account)
+    /// holding every hash, chained, in the same transaction (on PostgreSQL the checked rows are
+    /// held `FOR SHARE`, so no release or re-allocation slips between the check and the
+    /// record). Returns the attempts that passed: only those may be signed. Audit first: no
+    /// signature leaves the pool without its record.
     pub async fn authorize_signatures(
         &self,
         attempts: &[SignAttempt],
         now: i64,
     ) -> Result<Vec<Authorized>, sqlx::Error> {
+        let key = self.key()?;
+        let mut ids: Vec<&str> = attempts.iter().map(|a| a.account_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = serde_json::to_string(&ids).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
         let sql = match self.db.backend() {
             Backend::Sqlite => {
-                "INSERT INTO pool_audit (kind, account_id, service_id, lock_id, hash, detail, created_at) \
-                 SELECT 'sign', a.id, a.locked_by, a.lock_id, json_extract(j.value, '$.h'), '', $2 \
-                 FROM json_each($1) AS j JOIN pool_accounts AS a ON a.id = json_extract(j.value, '$.a') \
-                 WHERE a.locked_by = json_extract(j.value, '$.s') AND a.lock_expires_at > $2 \
-                 RETURNING account_id, service_id, hash, lock_id"
+                "SELECT a.id, a.locked_by, a.lock_id FROM pool_accounts AS a JOIN json_each($1) AS j ON a.id = j.value \
+                 WHERE a.lock_expires_at > $2"
             }
             Backend::Postgres => {
-                "INSERT INTO pool_audit (kind, account_id, service_id, lock_id, hash, detail, created_at) \
-                 SELECT 'sign', a.id, a.locked_by, a.lock_id, j.h, '', $2 \
-                 FROM json_to_recordset($1::json) AS j(a text, s text, h text) JOIN pool_accounts AS a ON a.id = j.a \
-                 WHERE a.locked_by = j.s AND a.lock_expires_at > $2 \
-                 RETURNING account_id, service_id, hash, lock_id"
+                "SELECT a.id, a.locked_by, a.lock_id FROM pool_accounts AS a \
+                 WHERE a.id IN (SELECT value FROM json_array_elements_text($1::json)) AND a.lock_expires_at > $2 \
+                 ORDER BY a.id FOR SHARE"
             }
         };
-        let rows: Vec<serde_json::Value> = attempts
-            .iter()
-            .map(|a| serde_json::json!({ "a": a.account_id, "s": a.service_id, "h": a.hash }))
-            .collect();
-        let rows = serde_json::Value::Array(rows).to_string();
-        sqlx::query(sql)
-            .bind(rows.as_str())
+        let mut tx = self.db.pool().begin().await?;
+        let mut holders: std::collections::HashMap<String, (Option<String>, Option<String>)> =
+            std::collections::HashMap::new();
+        for row in sqlx::query(sql)
+            .bind(ids.as_str())
             .bind(now)
-            .fetch_all(self.db.pool())
+            .fetch_all(&mut *tx)
             .await?
-            .iter()
-            .map(|r| {
-                Ok(Authorized {
-                    account_id: r.try_get(0)?,
-                    service_id: r.try_get(1)?,
-                    hash: r.try_get(2)?,
-                    lock_id: r.try_get(3)?,
-                })
+        {
+            holders.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        }
+        let mut authorized = Vec::with_capacity(attempts.len());
+        // (service, account) → (lock, hashes), in a stable order.
+        let mut groups: BTreeMap<(String, String), (Option<String>, Vec<String>)> = BTreeMap::new();
+        for attempt in attempts {
+            let Some((Some(holder), lock)) = holders.get(&attempt.account_id) else {
+                continue;
+            };
+            if *holder != attempt.service_id {
+                continue;
+            }
+            groups
+                .entry((attempt.service_id.clone(), attempt.account_id.clone()))
+                .or_insert_with(|| (lock.clone(), Vec::new()))
+                .1
+                .push(attempt.hash.clone());
+            authorized.push(Authorized {
+                account_id: attempt.account_id.clone(),
+                service_id: attempt.service_id.clone(),
+                hash: attempt.hash.clone(),
+                lock_id: lock.clone(),
+            });
+        }
+        let mut by_service: BTreeMap<String, Vec<crate::audit::NewRecord>> = BTreeMap::new();
+        for ((service, account), (lock, hashes)) in groups {
+            by_service
+                .entry(service)
+                .or_default()
+                .push(crate::audit::NewRecord {
+                    kind: "sign".into(),
+                    account_id: account,
+                    lock_id: lock,
+                    hashes,
+                    detail: String::new(),
+                    created_at: now,
+                });
+        }
+        for (service, records) in by_service {
+            self.append_chained(&mut tx, key, &service, records).await?;
+        }
+        tx.commit().await?;
+        Ok(authorized)
+    }
+
+    /// Appends `records` to `service`'s chain inside `tx` (under the service's named lock, so
+    /// replicas extend one chain in turn).
+    async fn append_chained(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        key: &[u8],
+        service: &str,
+        records: Vec<crate::audit::NewRecord>,
+    ) -> Result<(), sqlx::Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        neosl_runtime::db::lock_named(tx, self.db.backend(), &format!("pool-audit:{service}"))
+            .await?;
+        let head = sqlx::query("SELECT seq, digest FROM pool_audit_heads WHERE service_id = $1")
+            .bind(service)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| -> Result<(i64, [u8; 32]), sqlx::Error> {
+                Ok((r.try_get(0)?, digest_of(&r.try_get::<String, _>(1)?)?))
             })
-            .collect()
+            .transpose()?;
+        let (chained, head) = crate::audit::chain(key, service, head, records);
+        for chunk in chained.chunks(500) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * 12, 12)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO pool_audit_records (service_id, seq, kind, account_id, lock_id, hashes, hash_count, detail, created_at, \
+                 prev_digest, digest, mac) VALUES {}",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+            for r in chunk {
+                query = query
+                    .bind(r.service_id.as_str())
+                    .bind(r.seq)
+                    .bind(r.fields.kind.as_str())
+                    .bind(r.fields.account_id.as_str())
+                    .bind(r.fields.lock_id.as_deref())
+                    .bind(
+                        serde_json::to_string(&r.fields.hashes)
+                            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?,
+                    )
+                    .bind(r.fields.hashes.len() as i64)
+                    .bind(r.fields.detail.as_str())
+                    .bind(r.fields.created_at)
+                    .bind(hex::encode(r.prev_digest))
+                    .bind(hex::encode(r.digest))
+                    .bind(hex::encode(r.mac));
+            }
+            query.execute(&mut **tx).await?;
+        }
+        if let Some(head) = head {
+            sqlx::query(
+                "INSERT INTO pool_audit_heads (service_id, seq, digest, mac) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (service_id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest, mac = excluded.mac",
+            )
+            .bind(service)
+            .bind(head.seq)
+            .bind(hex::encode(head.digest))
+            .bind(hex::encode(head.mac))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
     }
 
     /// Locks up to `count` free active accounts (least recently used first) for `service` under
@@ -760,55 +886,92 @@ impl PoolStore {
         tx.commit().await
     }
 
-    /// [`PoolStore::record_audit`] inside the caller's transaction.
+    /// [`PoolStore::record_audit`] inside the caller's transaction: each entry one chained
+    /// record of its service.
     pub async fn record_audit_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         entries: &[AuditEntry],
     ) -> Result<(), sqlx::Error> {
-        for chunk in entries.chunks(1000) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(1 + i * 7, 7)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO pool_audit (kind, account_id, service_id, lock_id, hash, detail, created_at) VALUES {}",
-                values.join(", ")
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
-            for e in chunk {
-                query = query
-                    .bind(e.kind.as_str())
-                    .bind(e.account_id.as_str())
-                    .bind(e.service_id.as_str())
-                    .bind(e.lock_id.as_deref())
-                    .bind(e.hash.as_str())
-                    .bind(e.detail.as_str())
-                    .bind(e.created_at);
-            }
-            query.execute(&mut **tx).await?;
+        let key = self.key()?;
+        let mut by_service: BTreeMap<&str, Vec<crate::audit::NewRecord>> = BTreeMap::new();
+        for e in entries {
+            by_service
+                .entry(e.service_id.as_str())
+                .or_default()
+                .push(crate::audit::NewRecord {
+                    kind: e.kind.clone(),
+                    account_id: e.account_id.clone(),
+                    lock_id: e.lock_id.clone(),
+                    hashes: vec![e.hash.clone()],
+                    detail: e.detail.clone(),
+                    created_at: e.created_at,
+                });
+        }
+        for (service, records) in by_service {
+            self.append_chained(tx, key, service, records).await?;
         }
         Ok(())
     }
 
-    /// Audit records, newest first, optionally for one account or service.
+    /// What was signed and sent, newest first, one entry per hash, optionally for one account,
+    /// service or hash ("who signed this hash, when"); entries from before the chain follow
+    /// the chained ones.
     pub async fn audit(
         &self,
         account: Option<&str>,
         service: Option<&str>,
+        hash: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, sqlx::Error> {
+        // A hash is matched inside the record's list as its quoted JSON string.
+        let pattern = hash.map(|h| format!("%\"{}\"%", h.replace(['%', '_', '"', '\\'], "")));
         let rows = sqlx::query(
-            "SELECT kind, account_id, service_id, lock_id, hash, detail, created_at FROM pool_audit \
-             WHERE ($1 IS NULL OR account_id = $1) AND ($2 IS NULL OR service_id = $2) ORDER BY id DESC LIMIT $3",
+            "SELECT kind, account_id, service_id, lock_id, hashes, detail, created_at FROM pool_audit_records \
+             WHERE ($1 IS NULL OR account_id = $1) AND ($2 IS NULL OR service_id = $2) AND ($3 IS NULL OR hashes LIKE $3) \
+             ORDER BY id DESC LIMIT $4",
         )
         .bind(account)
         .bind(service)
+        .bind(pattern.as_deref())
         .bind(limit)
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditEntry {
+        let mut entries = Vec::new();
+        for r in &rows {
+            let hashes: Vec<String> = serde_json::from_str(&r.try_get::<String, _>(4)?)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            for h in hashes.into_iter().rev() {
+                if hash.is_some_and(|wanted| wanted != h) {
+                    continue;
+                }
+                entries.push(AuditEntry {
+                    kind: r.try_get(0)?,
+                    account_id: r.try_get(1)?,
+                    service_id: r.try_get(2)?,
+                    lock_id: r.try_get(3)?,
+                    hash: h,
+                    detail: r.try_get(5)?,
+                    created_at: r.try_get(6)?,
+                });
+            }
+        }
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let left = limit - entries.len() as i64;
+        if left > 0 {
+            let legacy = sqlx::query(
+                "SELECT kind, account_id, service_id, lock_id, hash, detail, created_at FROM pool_audit \
+                 WHERE ($1 IS NULL OR account_id = $1) AND ($2 IS NULL OR service_id = $2) AND ($3 IS NULL OR hash = $3) \
+                 ORDER BY id DESC LIMIT $4",
+            )
+            .bind(account)
+            .bind(service)
+            .bind(hash)
+            .bind(left)
+            .fetch_all(self.db.pool())
+            .await?;
+            for r in &legacy {
+                entries.push(AuditEntry {
                     kind: r.try_get(0)?,
                     account_id: r.try_get(1)?,
                     service_id: r.try_get(2)?,
@@ -816,9 +979,89 @@ impl PoolStore {
                     hash: r.try_get(4)?,
                     detail: r.try_get(5)?,
                     created_at: r.try_get(6)?,
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Verifies every service's audit chain (with the key: every MAC too); answers each
+    /// service's record count, or the first record that does not fit.
+    pub async fn verify_audit(
+        &self,
+        key: Option<&[u8]>,
+    ) -> Result<Result<Vec<(String, u64)>, crate::audit::Break>, sqlx::Error> {
+        let mut heads: BTreeMap<String, crate::audit::Head> = BTreeMap::new();
+        for r in sqlx::query("SELECT service_id, seq, digest, mac FROM pool_audit_heads")
+            .fetch_all(self.db.pool())
+            .await?
+        {
+            let service: String = r.try_get(0)?;
+            heads.insert(
+                service.clone(),
+                crate::audit::Head {
+                    service_id: service,
+                    seq: r.try_get(1)?,
+                    digest: digest_of(&r.try_get::<String, _>(2)?)?,
+                    mac: digest_of(&r.try_get::<String, _>(3)?)?,
+                },
+            );
+        }
+        let mut services: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT service_id FROM pool_audit_records")
+                .fetch_all(self.db.pool())
+                .await?;
+        services.extend(heads.keys().cloned());
+        services.sort();
+        services.dedup();
+        let mut counts = Vec::with_capacity(services.len());
+        for service in services {
+            let mut verifier = crate::audit::Verifier::new(key, &service);
+            let mut after = 0i64;
+            loop {
+                let page = sqlx::query(
+                    "SELECT seq, kind, account_id, lock_id, hashes, detail, created_at, prev_digest, digest, mac FROM pool_audit_records \
+                     WHERE service_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000",
+                )
+                .bind(&service)
+                .bind(after)
+                .fetch_all(self.db.pool())
+                .await?;
+                if page.is_empty() {
+                    break;
+                }
+                for r in &page {
+                    let seq: i64 = r.try_get(0)?;
+                    let hashes: Result<Vec<String>, _> =
+                        serde_json::from_str(&r.try_get::<String, _>(4)?);
+                    let fields = crate::audit::NewRecord {
+                        kind: r.try_get(1)?,
+                        account_id: r.try_get(2)?,
+                        lock_id: r.try_get(3)?,
+                        hashes: hashes.unwrap_or_default(),
+                        detail: r.try_get(5)?,
+                        created_at: r.try_get(6)?,
+                    };
+                    let record = crate::audit::Record {
+                        service_id: service.clone(),
+                        seq,
+                        fields,
+                        prev_digest: digest_of(&r.try_get::<String, _>(7)?).unwrap_or([0xff; 32]),
+                        digest: digest_of(&r.try_get::<String, _>(8)?).unwrap_or([0xff; 32]),
+                        mac: digest_of(&r.try_get::<String, _>(9)?).unwrap_or([0xff; 32]),
+                    };
+                    if let Err(broken) = verifier.push(&record) {
+                        return Ok(Err(broken));
+                    }
+                    after = seq;
+                }
+            }
+            match verifier.finish(heads.get(&service)) {
+                Ok(n) => counts.push((service, n)),
+                Err(broken) => return Ok(Err(broken)),
+            }
+        }
+        Ok(Ok(counts))
     }
 
     /// Counts for `/pool-info`.
@@ -1010,4 +1253,18 @@ pub enum UpdateError {
     /// The database failed.
     #[error(transparent)]
     Sql(#[from] sqlx::Error),
+}
+
+/// The audit chain's key: HKDF of the master key (salt `accountpool`, info `pool-audit`).
+pub fn audit_key(
+    master: &neosl_crypto::MasterKey,
+) -> neosl_crypto::Result<neosl_crypto::SecretBytes> {
+    neosl_crypto::kdf::derive_key(master.expose(), b"accountpool", b"pool-audit", 32)
+}
+
+fn digest_of(text: &str) -> Result<[u8; 32], sqlx::Error> {
+    hex::decode(text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| sqlx::Error::Protocol(format!("{text:?} is not a 32-byte digest")))
 }

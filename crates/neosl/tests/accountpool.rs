@@ -273,4 +273,51 @@ async fn no_key_material_in_the_logs_of_start_up_and_signing() {
         // Not even half of one.
         assert!(!everything.contains(&secret[..32]), "key material leaked");
     }
+
+    // The signatures are in the audit chain: found by hash, verified with the pool's key,
+    // refused with another key, and an altered record is named.
+    let data_dir = dir.path().join("leak");
+    let neosl = |args: &[&str], master: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_neosl"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("POOL_MASTER_KEY", master)
+            .output()
+            .expect("runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = neosl(&["accountpool", "audit", "--hash", &hash], &master_hex);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out.lines().count(),
+        4,
+        "one /sign and three batch items: {out}"
+    );
+    assert!(out.lines().all(|l| l.contains("mixer")), "{out}");
+    let (ok, out, err) = neosl(&["accountpool", "verify-audit"], &master_hex);
+    assert!(ok, "{err}");
+    assert!(out.contains("mixer: 4 record(s), chain intact"), "{out}");
+    let (ok, _, err) = neosl(&["accountpool", "verify-audit"], &"b2".repeat(32));
+    assert!(!ok && err.contains("MAC"), "another key: {err}");
+    let db = neosl_runtime::db::Database::connect_unshared(&format!(
+        "sqlite://{}",
+        data_dir.join("neosl.db").display()
+    ))
+    .await
+    .expect("database");
+    sqlx::query("UPDATE pool_audit_records SET created_at = created_at + 1 WHERE seq = 2")
+        .execute(db.pool())
+        .await
+        .expect("alter");
+    db.pool().close().await;
+    let (ok, _, err) = neosl(&["accountpool", "verify-audit"], &master_hex);
+    assert!(
+        !ok && err.contains("record 2") && err.contains("altered"),
+        "{err}"
+    );
 }

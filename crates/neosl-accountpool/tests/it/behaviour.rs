@@ -300,7 +300,7 @@ async fn signing(db: &TestDb) {
     // Every signature is in the audit.
     let audit = pool
         .store()
-        .audit(Some(&account.id), None, 100)
+        .audit(Some(&account.id), None, None, 100)
         .await
         .expect("audit");
     assert_eq!(
@@ -529,7 +529,112 @@ async fn master_key_and_info(db: &TestDb) {
     assert!(accounts.is_empty());
 }
 
+/// One audit record per (batch, account), chained per service: a 1,000-hash batch over 100
+/// accounts writes 100 records; every hash is still found (who, when); altering or deleting a
+/// record makes the verification name it.
+async fn the_audit_is_a_chain_of_one_record_per_batch_and_account(db: &TestDb) {
+    let pool = pool_on(db, config(100, 200), None).await;
+    let mixer = client(&pool, "mixer");
+    let grant = mixer.request_accounts(request(100)).await.expect("granted");
+    let items: Vec<BatchItem> = (0..1000u32)
+        .map(|i| BatchItem {
+            account_id: grant.accounts[(i % 100) as usize].id.clone(),
+            tx_hash: UInt256::from_le_bytes(neosl_crypto::hash::sha256(&i.to_le_bytes()))
+                .to_string(),
+        })
+        .collect();
+    let batch = mixer
+        .batch_sign(BatchSignRequest {
+            service_id: None,
+            requests: items.clone(),
+        })
+        .await
+        .expect("batch");
+    assert!(batch.results.iter().all(|r| r.signed.is_some()));
+    let store = pool.store();
+    let records: i64 = sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM pool_audit_records WHERE service_id = 'mixer'",
+    )
+    .fetch_one(store.database().pool())
+    .await
+    .expect("count");
+    assert_eq!(records, 100, "one record per (batch, account)");
+    let who = store
+        .audit(None, None, Some(&items[517].tx_hash), 10)
+        .await
+        .expect("audit");
+    assert_eq!(who.len(), 1);
+    assert_eq!(
+        (who[0].service_id.as_str(), who[0].account_id.as_str()),
+        ("mixer", items[517].account_id.as_str())
+    );
+    let key = neosl_accountpool::store::audit_key(&crate::common::master()).expect("key");
+    let counts = store
+        .verify_audit(Some(key.expose()))
+        .await
+        .expect("read")
+        .expect("intact");
+    assert_eq!(counts, vec![("mixer".to_owned(), 100)]);
+    // A second key (another pool) does not verify the MACs.
+    let other = neosl_crypto::SecretBytes::from_slice(&[9; 32]);
+    assert!(
+        store
+            .verify_audit(Some(other.expose()))
+            .await
+            .expect("read")
+            .is_err()
+    );
+    // Altered: one hash of record 40.
+    let db_pool = store.database().pool();
+    let hashes: String = sqlx::query_scalar(
+        "SELECT hashes FROM pool_audit_records WHERE service_id = 'mixer' AND seq = 40",
+    )
+    .fetch_one(db_pool)
+    .await
+    .expect("record");
+    let altered = hashes.replacen('1', "2", 1);
+    sqlx::query(
+        "UPDATE pool_audit_records SET hashes = $1 WHERE service_id = 'mixer' AND seq = 40",
+    )
+    .bind(&altered)
+    .execute(db_pool)
+    .await
+    .expect("alter");
+    let broken = store
+        .verify_audit(None)
+        .await
+        .expect("read")
+        .expect_err("altered");
+    assert_eq!(
+        (broken.service_id.as_str(), broken.seq),
+        ("mixer", 40),
+        "{broken}"
+    );
+    sqlx::query(
+        "UPDATE pool_audit_records SET hashes = $1 WHERE service_id = 'mixer' AND seq = 40",
+    )
+    .bind(&hashes)
+    .execute(db_pool)
+    .await
+    .expect("restore");
+    // Deleted: one in the middle, then the newest.
+    for seq in [63, 100] {
+        sqlx::query("DELETE FROM pool_audit_records WHERE service_id = 'mixer' AND seq = $1")
+            .bind(seq)
+            .execute(db_pool)
+            .await
+            .expect("delete");
+        let broken = store
+            .verify_audit(Some(key.expose()))
+            .await
+            .expect("read")
+            .expect_err("deleted");
+        assert_eq!(broken.seq, 63, "{broken}");
+    }
+}
+
 on_both_backends!(
+    the_audit_is_a_chain_of_one_record_per_batch_and_account,
     request_and_release,
     signing,
     balances,

@@ -124,7 +124,7 @@ async fn pool_accounts_transfer_sign_and_follow_the_chain() {
     assert_eq!(gas_row.chain.as_deref(), Some(gas_row.tracked.as_str()));
     let audit = pool
         .store()
-        .audit(Some(&a.id), None, 10)
+        .audit(Some(&a.id), None, None, 10)
         .await
         .expect("audit");
     assert!(

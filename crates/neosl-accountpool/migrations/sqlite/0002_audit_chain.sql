@@ -1,0 +1,25 @@
+-- The audit chain: one record per (batch, account), chained per service by digest and MAC,
+-- and each service's head. `pool_audit` keeps the rows written before the chain existed.
+CREATE TABLE pool_audit_records (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    service_id  TEXT    NOT NULL,
+    seq         BIGINT  NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('sign', 'transfer')),
+    account_id  TEXT    NOT NULL,
+    lock_id     TEXT,
+    hashes      TEXT    NOT NULL,
+    hash_count  BIGINT  NOT NULL,
+    detail      TEXT    NOT NULL DEFAULT '',
+    created_at  BIGINT  NOT NULL,
+    prev_digest TEXT    NOT NULL,
+    digest      TEXT    NOT NULL,
+    mac         TEXT    NOT NULL,
+    UNIQUE (service_id, seq)
+);
+CREATE INDEX pool_audit_records_account ON pool_audit_records (account_id, id);
+CREATE TABLE pool_audit_heads (
+    service_id TEXT    PRIMARY KEY,
+    seq        BIGINT  NOT NULL,
+    digest     TEXT    NOT NULL,
+    mac        TEXT    NOT NULL
+);
