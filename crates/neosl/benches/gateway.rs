@@ -146,12 +146,12 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("gateway overhead ({cores} cores, SQLite, one process; {seconds} s per figure)\n");
     for concurrency in [1, 16] {
-        let through = rt.block_on(load(concurrency, seconds, |h| {
+        let through = rt.block_on(load(concurrency, seconds, move |h| {
             h.post(format!("{gateway}/vrf/random"))
                 .bearer_auth(token)
                 .json(body)
         }));
-        let direct = rt.block_on(load(concurrency, seconds, |h| {
+        let direct = rt.block_on(load(concurrency, seconds, move |h| {
             h.post(format!("{vrf}/vrf/random"))
                 .header("X-Service-ID", "gateway")
                 .header("X-User-ID", user)
