@@ -1,13 +1,16 @@
 //! ECVRF-P256-SHA256-TAI (RFC 9381, suite string 0x01): prove, verify, proof to hash.
 //!
 //! Proofs are 81 bytes `Gamma (33, compressed) ‖ c (16) ‖ s (32)`; outputs (β) are 32 bytes.
-//! The secret scalar only enters constant-time operations (p256 scalar multiplication and field
-//! arithmetic); the nonce is RFC 6979's, over `Hash(point_to_string(H))`, as the RFC specifies.
+//! Point arithmetic runs on aws-lc (`neosl-ec`: its P-256 code, constant-time in the scalar for
+//! fixed and variable bases); scalar arithmetic (`s = k + c·x`) on RustCrypto `p256`, constant
+//! time too. The nonce is RFC 6979's, over `Hash(point_to_string(H))`, as the RFC specifies. A
+//! proof whose `U` or `V` would be the point at infinity is invalid (the RFC's
+//! `point_to_string` has no encoding for it).
 
+use neosl_ec::Point;
 use p256::elliptic_curve::ff::PrimeField;
 use p256::elliptic_curve::ops::Reduce;
-use p256::elliptic_curve::sec1::ToSec1Point;
-use p256::{FieldBytes, ProjectivePoint, Scalar};
+use p256::{FieldBytes, Scalar};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -19,28 +22,25 @@ pub const PROOF_LEN: usize = 81;
 /// Length of an output (β).
 pub const OUTPUT_LEN: usize = 32;
 
-fn point_to_string(p: &ProjectivePoint) -> [u8; 33] {
-    let mut out = [0u8; 33];
-    out.copy_from_slice(p.to_affine().to_sec1_point(true).as_bytes());
-    out
+/// The RFC's `point_to_string` (compressed); `None` for the point at infinity.
+fn point_to_string(p: &Point) -> Option<[u8; 33]> {
+    p.to_compressed()
 }
 
 /// The RFC's `string_to_point`: only the 33-byte compressed form (`02`/`03` prefix).
-fn string_to_point(bytes: &[u8]) -> Option<ProjectivePoint> {
+fn string_to_point(bytes: &[u8]) -> Option<Point> {
     if bytes.len() != 33 || !matches!(bytes[0], 0x02 | 0x03) {
         return None;
     }
-    p256::PublicKey::from_sec1_bytes(bytes)
-        .ok()
-        .map(|p| p.to_projective())
+    Point::from_sec1(bytes)
 }
 
-fn public_point(key: &PublicKey) -> Result<ProjectivePoint> {
+fn public_point(key: &PublicKey) -> Result<Point> {
     string_to_point(&key.to_compressed()).ok_or(CryptoError::InvalidPublicKey)
 }
 
 /// ECVRF_encode_to_curve_try_and_increment (RFC 9381 §5.4.1.1).
-fn encode_to_curve(pk_string: &[u8; 33], alpha: &[u8]) -> ProjectivePoint {
+fn encode_to_curve(pk_string: &[u8; 33], alpha: &[u8]) -> (Point, [u8; 33]) {
     for ctr in 0u8..=255 {
         let hash = Sha256::new()
             .chain_update([SUITE, 0x01])
@@ -52,7 +52,7 @@ fn encode_to_curve(pk_string: &[u8; 33], alpha: &[u8]) -> ProjectivePoint {
         candidate[0] = 0x02;
         candidate[1..].copy_from_slice(&hash);
         if let Some(point) = string_to_point(&candidate) {
-            return point;
+            return (point, candidate);
         }
     }
     // Probability 2^-256; the RFC treats it as unreachable.
@@ -93,24 +93,20 @@ fn nonce(secret: &[u8; 32], h_string: &[u8; 33]) -> Scalar {
 pub fn prove(secret: &SecretKey, alpha: &[u8]) -> [u8; PROOF_LEN] {
     let x_bytes = secret.to_bytes();
     let x = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*x_bytes));
-    let y = ProjectivePoint::GENERATOR * x;
-    let pk_string = point_to_string(&y);
-    let h = encode_to_curve(&pk_string, alpha);
-    let h_string = point_to_string(&h);
-    let gamma = h * x;
+    // x is a valid secret key (1 ≤ x < n) and H a curve point, so Y, Γ, U and V are never the
+    // point at infinity (k ≠ 0 by RFC 6979).
+    let pk_string = point_to_string(&Point::mul_base(&x_bytes)).unwrap_or([0; 33]);
+    let (h, h_string) = encode_to_curve(&pk_string, alpha);
+    let gamma = h.mul(&x_bytes);
     let k = nonce(&x_bytes, &h_string);
-    let u = ProjectivePoint::GENERATOR * k;
-    let v = h * k;
-    let c = challenge([
-        &pk_string,
-        &h_string,
-        &point_to_string(&gamma),
-        &point_to_string(&u),
-        &point_to_string(&v),
-    ]);
+    let k_bytes = Zeroizing::new(<[u8; 32]>::from(k.to_bytes()));
+    let u = Point::mul_base(&k_bytes);
+    let v = h.mul(&k_bytes);
+    let strings = [&gamma, &u, &v].map(|p| point_to_string(p).unwrap_or([0; 33]));
+    let c = challenge([&pk_string, &h_string, &strings[0], &strings[1], &strings[2]]);
     let s = k + scalar_from_c(&c) * x;
     let mut proof = [0u8; PROOF_LEN];
-    proof[..33].copy_from_slice(&point_to_string(&gamma));
+    proof[..33].copy_from_slice(&strings[0]);
     proof[33..49].copy_from_slice(&c);
     proof[49..].copy_from_slice(&s.to_bytes());
     proof
@@ -118,21 +114,21 @@ pub fn prove(secret: &SecretKey, alpha: &[u8]) -> [u8; PROOF_LEN] {
 
 /// ECVRF_proof_to_hash: β from a proof (without verifying it; use [`verify`] for that).
 pub fn proof_to_hash(proof: &[u8]) -> Result<[u8; OUTPUT_LEN]> {
-    let (gamma, _, _) = decode_proof(proof)?;
+    let (_, gamma, _, _) = decode_proof(proof)?;
     Ok(gamma_to_hash(&gamma))
 }
 
-fn gamma_to_hash(gamma: &ProjectivePoint) -> [u8; OUTPUT_LEN] {
+fn gamma_to_hash(gamma: &[u8; 33]) -> [u8; OUTPUT_LEN] {
     // Cofactor 1 for P-256.
     Sha256::new()
         .chain_update([SUITE, 0x03])
-        .chain_update(point_to_string(gamma))
+        .chain_update(gamma)
         .chain_update([0x00])
         .finalize()
         .into()
 }
 
-fn decode_proof(proof: &[u8]) -> Result<(ProjectivePoint, [u8; 16], Scalar)> {
+fn decode_proof(proof: &[u8]) -> Result<(Point, [u8; 33], [u8; 16], Scalar)> {
     if proof.len() != PROOF_LEN {
         return Err(CryptoError::InvalidLength {
             what: "VRF proof",
@@ -141,6 +137,8 @@ fn decode_proof(proof: &[u8]) -> Result<(ProjectivePoint, [u8; 16], Scalar)> {
         });
     }
     let gamma = string_to_point(&proof[..33]).ok_or(CryptoError::MalformedSignature)?;
+    let mut gamma_string = [0u8; 33];
+    gamma_string.copy_from_slice(&proof[..33]);
     let mut c = [0u8; 16];
     c.copy_from_slice(&proof[33..49]);
     let s_bytes: [u8; 32] = proof[49..]
@@ -148,27 +146,27 @@ fn decode_proof(proof: &[u8]) -> Result<(ProjectivePoint, [u8; 16], Scalar)> {
         .map_err(|_| CryptoError::MalformedSignature)?;
     let s = Option::<Scalar>::from(Scalar::from_repr(FieldBytes::from(s_bytes)))
         .ok_or(CryptoError::MalformedSignature)?;
-    Ok((gamma, c, s))
+    Ok((gamma, gamma_string, c, s))
 }
 
 /// Verifies `proof` for `alpha` under `public`; returns β when valid, `None` when not.
 /// Malformed proofs are errors.
 pub fn verify(public: &PublicKey, alpha: &[u8], proof: &[u8]) -> Result<Option<[u8; OUTPUT_LEN]>> {
-    let (gamma, c, s) = decode_proof(proof)?;
+    let (gamma, gamma_string, c, s) = decode_proof(proof)?;
     let y = public_point(public)?;
-    let pk_string = point_to_string(&y);
-    let h = encode_to_curve(&pk_string, alpha);
-    let c_scalar = scalar_from_c(&c);
-    let u = ProjectivePoint::GENERATOR * s - y * c_scalar;
-    let v = h * s - gamma * c_scalar;
-    let expected = challenge([
-        &pk_string,
-        &point_to_string(&h),
-        &point_to_string(&gamma),
-        &point_to_string(&u),
-        &point_to_string(&v),
-    ]);
-    Ok(crate::hash::constant_time_eq(&expected, &c).then(|| gamma_to_hash(&gamma)))
+    let pk_string = public.to_compressed();
+    let (h, h_string) = encode_to_curve(&pk_string, alpha);
+    let mut c_bytes = [0u8; 32];
+    c_bytes[16..].copy_from_slice(&c);
+    let s_bytes: [u8; 32] = s.to_bytes().into();
+    // U = s·B − c·Y, V = s·H − c·Γ.
+    let u = Point::mul_base_add(&s_bytes, &c_bytes, &y.negate());
+    let v = h.mul(&s_bytes).add(&gamma.negate().mul(&c_bytes));
+    let (Some(u), Some(v)) = (point_to_string(&u), point_to_string(&v)) else {
+        return Ok(None);
+    };
+    let expected = challenge([&pk_string, &h_string, &gamma_string, &u, &v]);
+    Ok(crate::hash::constant_time_eq(&expected, &c).then(|| gamma_to_hash(&gamma_string)))
 }
 
 /// The platform's random words from a VRF output: word `i` is SHA-256(β ‖ i as 4 bytes
@@ -230,6 +228,24 @@ mod tests {
             "90871e06da5caa39a3c61578ebb844de8635e27ac0b13e829997d0d95dd98c19",
         ),
     ];
+
+    /// A proof crafted so that V = s·H − c·Γ is the point at infinity (Γ = H, s = c) is
+    /// invalid, not a crash.
+    #[test]
+    fn a_proof_whose_v_is_infinity_is_invalid() {
+        let key = SecretKey::generate();
+        let public = key.public_key();
+        let (_, h_string) = encode_to_curve(&public.to_compressed(), b"alpha");
+        let c = [7u8; 16];
+        let mut proof = [0u8; PROOF_LEN];
+        proof[..33].copy_from_slice(&h_string);
+        proof[33..49].copy_from_slice(&c);
+        proof[49 + 16..].copy_from_slice(&c);
+        assert_eq!(
+            verify(&public, b"alpha", &proof).expect("well-formed"),
+            None
+        );
+    }
 
     #[test]
     fn rfc9381_vectors() {
