@@ -1,13 +1,14 @@
 //! The audit chain (pure: no I/O).
 //!
 //! One record per (batch, account): every hash an account signed in one batch, or one
-//! transfer. Records are chained per service: record `seq` of a service carries the digest of
-//! record `seq - 1` (`prev_digest`), its own `digest` = SHA-256 over a domain tag, the previous
-//! digest and every field, length-prefixed, and a `mac` = HMAC-SHA256 of the digest under the
-//! audit key (derived from the pool's master key, so only the pool can extend the chain). The
-//! service's head (its last `seq`, digest and a MAC over them) is kept beside the chain, so
-//! deleting the newest records is seen too. [`verify`] walks a service's records in order and
-//! names the first one that does not fit.
+//! transfer. Records are chained per chain id — a service and the pool instance that writes
+//! for it (`gateway@3f9c…`), so replicas append without waiting for one another's commits —:
+//! record `seq` carries the digest of record `seq - 1` (`prev_digest`), its own `digest` =
+//! SHA-256 over a domain tag, the previous digest and every field, length-prefixed, and a
+//! `mac` = HMAC-SHA256 of the digest under the audit key (derived from the pool's master key,
+//! so only the pool can extend a chain). Each chain's head (its last `seq`, digest and a MAC
+//! over them) is kept beside it, so deleting the newest records is seen too. [`verify`] walks a
+//! chain in order and names the first record that does not fit.
 
 use neosl_crypto::hash::{hmac_sha256, hmac_sha256_verify, sha256};
 
@@ -34,8 +35,8 @@ pub struct NewRecord {
 /// A chained record as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
-    /// The service whose chain it is in.
-    pub service_id: String,
+    /// The chain it is in.
+    pub chain_id: String,
     /// Its position in that chain (from 1).
     pub seq: i64,
     /// What it records.
@@ -48,16 +49,16 @@ pub struct Record {
     pub mac: [u8; 32],
 }
 
-/// A service's chain head.
+/// A chain's head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
-    /// The service.
-    pub service_id: String,
+    /// The chain.
+    pub chain_id: String,
     /// Its last record's `seq`.
     pub seq: i64,
     /// Its last record's digest.
     pub digest: [u8; 32],
-    /// HMAC over the service, `seq` and digest.
+    /// HMAC over the chain id, `seq` and digest.
     pub mac: [u8; 32],
 }
 
@@ -112,7 +113,7 @@ pub fn chain(
         seq += 1;
         let digest = digest(&prev, service, seq, &fields);
         out.push(Record {
-            service_id: service.to_owned(),
+            chain_id: service.to_owned(),
             seq,
             fields,
             prev_digest: prev,
@@ -122,7 +123,7 @@ pub fn chain(
         prev = digest;
     }
     let head = out.last().map(|last| Head {
-        service_id: service.to_owned(),
+        chain_id: service.to_owned(),
         seq: last.seq,
         digest: last.digest,
         mac: hmac_sha256(key, &head_message(service, last.seq, &last.digest)),
@@ -132,10 +133,10 @@ pub fn chain(
 
 /// Where a chain stops fitting.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("service {service_id}, record {seq}: {reason}")]
+#[error("chain {chain_id}, record {seq}: {reason}")]
 pub struct Break {
-    /// The service.
-    pub service_id: String,
+    /// The chain.
+    pub chain_id: String,
     /// The first record that does not fit (for a missing record, the one expected there).
     pub seq: i64,
     /// What is wrong.
@@ -167,7 +168,7 @@ impl<'k> Verifier<'k> {
 
     fn broken(&self, seq: i64, reason: impl Into<String>) -> Break {
         Break {
-            service_id: self.service.clone(),
+            chain_id: self.service.clone(),
             seq,
             reason: reason.into(),
         }
@@ -175,8 +176,8 @@ impl<'k> Verifier<'k> {
 
     /// Checks the next record.
     pub fn push(&mut self, record: &Record) -> Result<(), Break> {
-        if record.service_id != self.service {
-            return Err(self.broken(record.seq, "belongs to another service's chain"));
+        if record.chain_id != self.service {
+            return Err(self.broken(record.seq, "belongs to another chain"));
         }
         if record.seq != self.expected {
             return Err(self.broken(

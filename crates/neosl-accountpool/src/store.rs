@@ -196,6 +196,9 @@ pub enum ReleaseRefusal {
 pub struct PoolStore {
     db: Database,
     audit_key: Option<std::sync::Arc<neosl_crypto::SecretBytes>>,
+    /// This store's own suffix of its chain ids (`<service>@<writer>`): each pool instance
+    /// appends to chains of its own, so replicas never wait on one another's commits.
+    writer: String,
 }
 
 fn placeholders(start: usize, count: usize) -> String {
@@ -212,6 +215,7 @@ impl PoolStore {
         Ok(Self {
             db,
             audit_key: None,
+            writer: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
         })
     }
 
@@ -409,30 +413,32 @@ impl PoolStore {
         if records.is_empty() {
             return Ok(());
         }
-        neosl_runtime::db::lock_named(tx, self.db.backend(), &format!("pool-audit:{service}"))
+        let chain = format!("{service}@{}", self.writer);
+        neosl_runtime::db::lock_named(tx, self.db.backend(), &format!("pool-audit:{chain}"))
             .await?;
-        let head = sqlx::query("SELECT seq, digest FROM pool_audit_heads WHERE service_id = $1")
-            .bind(service)
+        let head = sqlx::query("SELECT seq, digest FROM pool_audit_heads WHERE chain_id = $1")
+            .bind(&chain)
             .fetch_optional(&mut **tx)
             .await?
             .map(|r| -> Result<(i64, [u8; 32]), sqlx::Error> {
                 Ok((r.try_get(0)?, digest_of(&r.try_get::<String, _>(1)?)?))
             })
             .transpose()?;
-        let (chained, head) = crate::audit::chain(key, service, head, records);
+        let (chained, head) = crate::audit::chain(key, &chain, head, records);
         for chunk in chained.chunks(500) {
             let values: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", placeholders(1 + i * 12, 12)))
+                .map(|i| format!("({})", placeholders(1 + i * 13, 13)))
                 .collect();
             let sql = format!(
-                "INSERT INTO pool_audit_records (service_id, seq, kind, account_id, lock_id, hashes, hash_count, detail, created_at, \
-                 prev_digest, digest, mac) VALUES {}",
+                "INSERT INTO pool_audit_records (chain_id, service_id, seq, kind, account_id, lock_id, hashes, hash_count, detail, \
+                 created_at, prev_digest, digest, mac) VALUES {}",
                 values.join(", ")
             );
             let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
             for r in chunk {
                 query = query
-                    .bind(r.service_id.as_str())
+                    .bind(r.chain_id.as_str())
+                    .bind(service)
                     .bind(r.seq)
                     .bind(r.fields.kind.as_str())
                     .bind(r.fields.account_id.as_str())
@@ -452,9 +458,10 @@ impl PoolStore {
         }
         if let Some(head) = head {
             sqlx::query(
-                "INSERT INTO pool_audit_heads (service_id, seq, digest, mac) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (service_id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest, mac = excluded.mac",
+                "INSERT INTO pool_audit_heads (chain_id, service_id, seq, digest, mac) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (chain_id) DO UPDATE SET seq = excluded.seq, digest = excluded.digest, mac = excluded.mac",
             )
+            .bind(&chain)
             .bind(service)
             .bind(head.seq)
             .bind(hex::encode(head.digest))
@@ -985,14 +992,14 @@ impl PoolStore {
         Ok(entries)
     }
 
-    /// Verifies every service's audit chain (with the key: every MAC too); answers each
-    /// service's record count, or the first record that does not fit.
+    /// Verifies every audit chain (with the key: every MAC too); answers each chain's record
+    /// count, or the first record that does not fit.
     pub async fn verify_audit(
         &self,
         key: Option<&[u8]>,
     ) -> Result<Result<Vec<(String, u64)>, crate::audit::Break>, sqlx::Error> {
         let mut heads: BTreeMap<String, crate::audit::Head> = BTreeMap::new();
-        for r in sqlx::query("SELECT service_id, seq, digest, mac FROM pool_audit_heads")
+        for r in sqlx::query("SELECT chain_id, seq, digest, mac FROM pool_audit_heads")
             .fetch_all(self.db.pool())
             .await?
         {
@@ -1000,7 +1007,7 @@ impl PoolStore {
             heads.insert(
                 service.clone(),
                 crate::audit::Head {
-                    service_id: service,
+                    chain_id: service,
                     seq: r.try_get(1)?,
                     digest: digest_of(&r.try_get::<String, _>(2)?)?,
                     mac: digest_of(&r.try_get::<String, _>(3)?)?,
@@ -1008,7 +1015,7 @@ impl PoolStore {
             );
         }
         let mut services: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT service_id FROM pool_audit_records")
+            sqlx::query_scalar("SELECT DISTINCT chain_id FROM pool_audit_records")
                 .fetch_all(self.db.pool())
                 .await?;
         services.extend(heads.keys().cloned());
@@ -1021,7 +1028,7 @@ impl PoolStore {
             loop {
                 let page = sqlx::query(
                     "SELECT seq, kind, account_id, lock_id, hashes, detail, created_at, prev_digest, digest, mac FROM pool_audit_records \
-                     WHERE service_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000",
+                     WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000",
                 )
                 .bind(&service)
                 .bind(after)
@@ -1043,7 +1050,7 @@ impl PoolStore {
                         created_at: r.try_get(6)?,
                     };
                     let record = crate::audit::Record {
-                        service_id: service.clone(),
+                        chain_id: service.clone(),
                         seq,
                         fields,
                         prev_digest: digest_of(&r.try_get::<String, _>(7)?).unwrap_or([0xff; 32]),

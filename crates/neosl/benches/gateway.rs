@@ -23,17 +23,17 @@ struct Figures {
 async fn load(
     concurrency: usize,
     seconds: u64,
-    make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync + Copy + 'static,
+    make: impl Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + Copy + 'static,
 ) -> Figures {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
+    for caller in 0..concurrency {
         tasks.spawn(async move {
             let http = reqwest::Client::new();
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let start = Instant::now();
-                let response = make(&http).send().await.expect("reachable");
+                let response = make(&http, caller).send().await.expect("reachable");
                 assert!(
                     response.status().is_success(),
                     "{}",
@@ -84,12 +84,31 @@ fn wrk(url: &str, token: &str, seconds: u64) -> Option<(f64, String, String)> {
     Some((rate, field("50%")?, field("99%")?))
 }
 
+struct User {
+    token: &'static str,
+    id: &'static str,
+}
+
+fn leak(text: &str) -> &'static str {
+    Box::leak(text.to_owned().into_boxed_str())
+}
+
 fn main() {
     let seconds: u64 = std::env::args()
         .skip_while(|a| a != "--seconds")
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("gateway overhead ({cores} cores, one process; {seconds} s per figure)");
+    run("SQLite", None, seconds);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let db = rt.block_on(neosl_testkit::TestDatabase::postgres("neosl_gateway_bench"));
+    run("PostgreSQL", Some(db.url()), seconds);
+    rt.block_on(db.cleanup());
+}
+
+fn run(backend: &str, database_url: Option<String>, seconds: u64) {
     let dir = TempDir::new("neosl-gateway-bench").expect("temp dir");
     let config = dir.path().join("neosl.toml");
     std::fs::write(
@@ -97,6 +116,10 @@ fn main() {
         "[gateway.rate_limits]\napi = { per_second = 1000000.0, burst = 1000000 }\n",
     )
     .expect("config");
+    let mut env = vec![("NEOSL_POOL_TARGET_SIZE", "4"), ("NEOSL_LOG", "warn")];
+    if let Some(url) = database_url.as_deref() {
+        env.push(("NEOSL_DATABASE_URL", url));
+    }
     let running = common::serve(
         &dir,
         &[
@@ -105,59 +128,50 @@ fn main() {
             "--expose-internal",
             "--insecure-dev-identity",
         ],
-        &[("NEOSL_POOL_TARGET_SIZE", "4"), ("NEOSL_LOG", "warn")],
+        &env,
     )
     .expect("serve");
-    let gateway = running.urls["gateway"].clone();
-    let vrf = running.urls["vrf"].clone();
+    let gateway = leak(&running.urls["gateway"]);
+    let vrf = leak(&running.urls["vrf"]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
     let http = reqwest::Client::new();
-    let login = rt.block_on(common::register(&http, &gateway, "bench@example.org"));
-    let token: &'static str = Box::leak(
-        login["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
-            .into_boxed_str(),
-    );
-    let user: &'static str = Box::leak(
-        login["user_id"]
-            .as_str()
-            .expect("user id")
-            .to_owned()
-            .into_boxed_str(),
-    );
-    common::dev_credit(
-        "bench@example.org",
-        1_000_000_000_000,
-        &[(
-            "NEOSL_DATA_DIR",
-            dir.path().join("data").to_str().expect("utf-8"),
-        )],
-    );
-    let gateway: &'static str = Box::leak(gateway.into_boxed_str());
-    let vrf: &'static str = Box::leak(vrf.into_boxed_str());
-    let body = json!({"seed": "c0ffee", "num_words": 1});
-    let body: &'static Value = Box::leak(Box::new(body));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("gateway overhead ({cores} cores, SQLite, one process; {seconds} s per figure)\n");
+    // One user per concurrent caller, as a production load has many users.
+    let data_dir = dir.path().join("data");
+    let mut credit_env = vec![("NEOSL_DATA_DIR", data_dir.to_str().expect("utf-8"))];
+    if let Some(url) = database_url.as_deref() {
+        credit_env.push(("NEOSL_DATABASE_URL", url));
+    }
+    let users: Vec<User> = (0..16)
+        .map(|i| {
+            let email = format!("bench{i}@example.org");
+            let login = rt.block_on(common::register(&http, gateway, &email));
+            common::dev_credit(&email, 1_000_000_000_000, &credit_env);
+            User {
+                token: leak(login["access_token"].as_str().expect("token")),
+                id: leak(login["user_id"].as_str().expect("user id")),
+            }
+        })
+        .collect();
+    let users: &'static [User] = Box::leak(users.into_boxed_slice());
+    let body: &'static Value = Box::leak(Box::new(json!({"seed": "c0ffee", "num_words": 1})));
+    println!("\n{backend}:");
     for concurrency in [1, 16] {
-        let through = rt.block_on(load(concurrency, seconds, move |h| {
+        let through = rt.block_on(load(concurrency, seconds, move |h, i| {
             h.post(format!("{gateway}/vrf/random"))
-                .bearer_auth(token)
+                .bearer_auth(users[i].token)
                 .json(body)
         }));
-        let direct = rt.block_on(load(concurrency, seconds, move |h| {
+        let direct = rt.block_on(load(concurrency, seconds, move |h, i| {
             h.post(format!("{vrf}/vrf/random"))
                 .header("X-Service-ID", "gateway")
-                .header("X-User-ID", user)
+                .header("X-User-ID", users[i].id)
                 .json(body)
         }));
-        println!("paid POST /vrf/random, {concurrency} concurrent caller(s):");
+        println!("paid POST /vrf/random, {concurrency} concurrent caller(s), one user each:");
         println!(
             "  direct to the VRF service   {:>8.0} req/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
             direct.rate,
@@ -171,12 +185,16 @@ fn main() {
             ms(through.p99)
         );
         println!(
-            "  cost through the gateway    {:.2}× the direct call (by throughput), {:.2}× (by p50)  [target ≤ 1.25×]\n",
+            "  cost through the gateway    {:.2}x the direct call (by throughput), {:.2}x (by p50)  [target <= 1.25x]",
             direct.rate / through.rate,
             ms(through.p50) / ms(direct.p50)
         );
     }
-    match wrk(&format!("{gateway}/api/v1/gasbank/balance"), token, seconds) {
+    match wrk(
+        &format!("{gateway}/api/v1/gasbank/balance"),
+        users[0].token,
+        seconds,
+    ) {
         Some((rate, p50, p99)) => println!(
             "GET /api/v1/gasbank/balance, wrk -t2 -c64 (own process): {rate:.0} req/s, p50 {p50}, p99 {p99}"
         ),

@@ -1,7 +1,8 @@
--- The audit chain: one record per (batch, account), chained per service by digest and MAC,
--- and each service's head. `pool_audit` keeps the rows written before the chain existed.
+-- The audit chain: one record per (batch, account), chained per (service, writing pool
+-- instance) by digest and MAC, and each chain's head. `pool_audit` keeps the rows written before the chain existed.
 CREATE TABLE pool_audit_records (
     id          BIGSERIAL PRIMARY KEY,
+    chain_id    TEXT    NOT NULL,
     service_id  TEXT    NOT NULL,
     seq         BIGINT  NOT NULL,
     kind        TEXT    NOT NULL CHECK (kind IN ('sign', 'transfer')),
@@ -14,11 +15,13 @@ CREATE TABLE pool_audit_records (
     prev_digest TEXT    NOT NULL,
     digest      TEXT    NOT NULL,
     mac         TEXT    NOT NULL,
-    UNIQUE (service_id, seq)
+    UNIQUE (chain_id, seq)
 );
 CREATE INDEX pool_audit_records_account ON pool_audit_records (account_id, id);
+CREATE INDEX pool_audit_records_service ON pool_audit_records (service_id, id);
 CREATE TABLE pool_audit_heads (
-    service_id TEXT    PRIMARY KEY,
+    chain_id   TEXT    PRIMARY KEY,
+    service_id TEXT    NOT NULL,
     seq        BIGINT  NOT NULL,
     digest     TEXT    NOT NULL,
     mac        TEXT    NOT NULL
