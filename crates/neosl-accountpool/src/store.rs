@@ -15,6 +15,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 pub const MIGRATIONS: &[Migration] = &[
     neosl_runtime::migration!(1, "pool", "0001_pool.sql"),
     neosl_runtime::migration!(2, "audit chain", "0002_audit_chain.sql"),
+    neosl_runtime::migration!(3, "allocation order", "0003_allocation_order.sql"),
 ];
 
 const ACCOUNT_COLUMNS: &str = "id, address, script_hash, public_key, status, lock_id, locked_by, lock_expires_at, last_used_at, created_at";

@@ -607,12 +607,17 @@ impl GasBank {
         .bind(self.now())
         .execute(&mut *tx)
         .await?;
-        let created = self
-            .reservation_in(&mut tx, reference)
-            .await?
-            .ok_or_else(|| GasBankError::UnknownReservation(reference.to_owned()))?;
         tx.commit().await?;
-        Ok(created)
+        // What was just written (no read back: a paid call's hot path).
+        Ok(Reservation {
+            reference_id: reference.to_owned(),
+            account_id: owner.account_id(),
+            amount,
+            service: service.to_owned(),
+            state: "reserved".into(),
+            consumed_amount: None,
+            expires_at,
+        })
     }
 
     async fn reservation_in(
@@ -670,9 +675,16 @@ impl GasBank {
             .reservation_in(tx, reference)
             .await?
             .ok_or_else(|| GasBankError::UnknownReservation(reference.to_owned()))?;
-        // Lock the account first (the same order as every other operation), then re-read.
-        let owner = owner_of(&peek.account_id);
-        let (balance, _) = self.lock_account(tx, &owner).await?;
+        // Lock the account first (the same order as every other operation), then re-read. It
+        // exists: the reservation refers to it.
+        let sql = format!(
+            "SELECT balance FROM gasbank_accounts WHERE id = $1{}",
+            self.lock_suffix()
+        );
+        let balance: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(&peek.account_id)
+            .fetch_one(&mut **tx)
+            .await?;
         let reservation = self
             .reservation_in(tx, reference)
             .await?
@@ -734,10 +746,11 @@ impl GasBank {
             ),
             _ => None,
         };
-        let settled = self
-            .reservation_in(tx, reference)
-            .await?
-            .ok_or_else(|| GasBankError::UnknownReservation(reference.to_owned()))?;
+        let settled = Reservation {
+            state: wanted_state.to_owned(),
+            consumed_amount: charge,
+            ..reservation
+        };
         Ok((settled, posted))
     }
 
@@ -834,7 +847,10 @@ impl GasBank {
     /// The account's ledger, newest first.
     pub async fn transactions(&self, owner: &Owner, limit: i64) -> Result<Vec<LedgerEntry>> {
         let sql = format!(
-            "SELECT {ENTRY_COLUMNS} FROM gasbank_transactions WHERE account_id = $1 ORDER BY id DESC LIMIT $2"
+            // `account_id` in the ORDER BY too: only the (account_id, id) index gives this order,
+            // so the planner cannot walk the primary key backwards through other accounts'
+            // rows (a user with few, old entries behind a busy ledger took ~1 ms at 10k rows).
+            "SELECT {ENTRY_COLUMNS} FROM gasbank_transactions WHERE account_id = $1 ORDER BY account_id DESC, id DESC LIMIT $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(owner.account_id())
@@ -872,12 +888,4 @@ struct Posting<'a> {
     balance_after: i64,
     reference: &'a str,
     counterparty: Option<&'a str>,
-}
-
-fn owner_of(account_id: &str) -> Owner {
-    match account_id.split_once(':') {
-        Some(("contract", id)) => Owner::Contract(id.to_owned()),
-        Some((_, id)) => Owner::User(id.to_owned()),
-        None => Owner::User(account_id.to_owned()),
-    }
 }
