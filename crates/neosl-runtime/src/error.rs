@@ -273,23 +273,31 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json_content_type(request.headers()) {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "the body must be JSON (Content-Type: application/json)",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(ErrorCode::PayloadTooLarge, "request body too large")
-                } else {
-                    ApiError::invalid("the request body could not be read")
-                }
-            })?;
-        parse_json_body(&bytes).map(Self)
+        parse_json_body(&json_bytes(request, state).await?).map(Self)
     }
+}
+
+/// A JSON request's body: refused unless its content type is JSON, or when too large.
+async fn json_bytes<S: Send + Sync>(
+    request: axum::extract::Request,
+    state: &S,
+) -> Result<axum::body::Bytes, ApiError> {
+    use axum::extract::FromRequest as _;
+    if !is_json_content_type(request.headers()) {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    axum::body::Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(ErrorCode::PayloadTooLarge, "request body too large")
+            } else {
+                ApiError::invalid("the request body could not be read")
+            }
+        })
 }
 
 fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
@@ -334,22 +342,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        if !is_json_content_type(request.headers()) {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "the body must be JSON (Content-Type: application/json)",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(ErrorCode::PayloadTooLarge, "request body too large")
-                } else {
-                    ApiError::invalid("the request body could not be read")
-                }
-            })?;
-        parse_json_text_body(&bytes, T::TEXT_FIELDS).map(Self)
+        parse_json_text_body(&json_bytes(request, state).await?, T::TEXT_FIELDS).map(Self)
     }
 }
 

@@ -20,20 +20,6 @@ use serde_json::{Value, json};
 const SECRET: &str = "on-chain job secret 51f0";
 const CODE: &str = "platform.hmacSha256Hex(platform.secret('job-key'), input)";
 
-/// The request id `neosl devnet invoke` printed as the call's result.
-fn request_id_of(printed: &str) -> u64 {
-    let line = printed
-        .lines()
-        .find(|l| l.starts_with("result:"))
-        .unwrap_or_else(|| panic!("no result in {printed}"));
-    let value: Value =
-        serde_json::from_str(line.trim_start_matches("result:").trim()).expect("json");
-    value["value"]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("not an integer result: {line}"))
-}
-
 struct Api {
     url: String,
     token: String,
@@ -141,7 +127,7 @@ async fn a_contract_gets_a_signed_confidential_result_in_its_callback() {
         .to_owned();
 
     let invoke = |hash: &str, input: &str| {
-        request_id_of(&neosl(
+        common::request_id_of(&neosl(
             &data_dir,
             &[
                 "devnet",

@@ -21,20 +21,6 @@ use neosl_testkit::TempDir;
 use num_bigint::BigInt;
 use serde_json::{Value, json};
 
-/// The request id `neosl devnet invoke` printed as the call's result.
-fn request_id_of(printed: &str) -> u64 {
-    let line = printed
-        .lines()
-        .find(|l| l.starts_with("result:"))
-        .unwrap_or_else(|| panic!("no result in {printed}"));
-    let value: Value =
-        serde_json::from_str(line.trim_start_matches("result:").trim()).expect("json");
-    value["value"]
-        .as_str()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("not an integer result: {line}"))
-}
-
 /// The WIF of development account `name`.
 fn dev_wif(data_dir: &Path, name: &str) -> String {
     let accounts: Vec<Value> = serde_json::from_str(
@@ -245,7 +231,7 @@ async fn a_contract_gets_verifiable_randomness_in_its_callback_and_failures_are_
     assert_eq!(contracts["gateway"], deployed.gateway.to_string());
 
     // The dApp's transaction asks for three words; the callback stores them.
-    let id = request_id_of(&neosl(
+    let id = common::request_id_of(&neosl(
         &data_dir,
         &[
             "devnet",
@@ -376,7 +362,7 @@ async fn a_contract_gets_verifiable_randomness_in_its_callback_and_failures_are_
     .await
     .expect("deployed");
     let ask = |callback: &str| {
-        request_id_of(&neosl(
+        common::request_id_of(&neosl(
             &data_dir,
             &[
                 "devnet",
@@ -465,7 +451,7 @@ async fn a_contract_gets_verifiable_randomness_in_its_callback_and_failures_are_
         ],
     );
     let poor = deploy_poor_consumer(&submitter, &data_dir, &compiled, deployed.gateway).await;
-    let late = request_id_of(&neosl(
+    let late = common::request_id_of(&neosl(
         &data_dir,
         &[
             "devnet",

@@ -318,3 +318,17 @@ pub fn count_of(counts: &[(String, i64)], value: &str) -> i64 {
         .find(|(v, _)| v == value)
         .map_or(0, |(_, n)| *n)
 }
+
+/// The request id `neosl devnet invoke` printed as the call's result.
+pub fn request_id_of(printed: &str) -> u64 {
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("result:"))
+        .unwrap_or_else(|| panic!("no result in {printed}"));
+    let value: serde_json::Value =
+        serde_json::from_str(line.trim_start_matches("result:").trim()).expect("json");
+    value["value"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("not an integer result: {line}"))
+}
