@@ -932,7 +932,13 @@ impl PoolStore {
         hash: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditEntry>, sqlx::Error> {
-        // A hash is matched inside the record's list as its quoted JSON string.
+        // A hash is matched inside the record's list as its quoted JSON string, in the display
+        // form the records hold (`0x` and lower-case hex).
+        let normal = hash.map(|h| {
+            let digits = h.trim().trim_start_matches("0x").to_ascii_lowercase();
+            format!("0x{digits}")
+        });
+        let hash = normal.as_deref();
         let pattern = hash.map(|h| format!("%\"{}\"%", h.replace(['%', '_', '"', '\\'], "")));
         let rows = sqlx::query(
             "SELECT kind, account_id, service_id, lock_id, hashes, detail, created_at FROM pool_audit_records \
@@ -994,64 +1000,92 @@ impl PoolStore {
     }
 
     /// Verifies every audit chain (with the key: every MAC too); answers each chain's record
-    /// count, or the first record that does not fit.
+    /// count, or the first record that does not fit. One read-only snapshot (a pool that keeps
+    /// signing meanwhile is not mistaken for a broken one); beyond the digests, every row's
+    /// `service_id` must be its chain's service and its stored hash list the canonical text
+    /// of the hashes the digest covers (what `audit --hash` searches), and rows at positions
+    /// below 1 count as inserted.
     pub async fn verify_audit(
         &self,
         key: Option<&[u8]>,
     ) -> Result<Result<Vec<(String, u64)>, crate::audit::Break>, sqlx::Error> {
+        let mut tx = self.db.pool().begin().await?;
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+        }
         let mut heads: BTreeMap<String, crate::audit::Head> = BTreeMap::new();
         for r in sqlx::query("SELECT chain_id, seq, digest, mac FROM pool_audit_heads")
-            .fetch_all(self.db.pool())
+            .fetch_all(&mut *tx)
             .await?
         {
-            let service: String = r.try_get(0)?;
+            let chain: String = r.try_get(0)?;
             heads.insert(
-                service.clone(),
+                chain.clone(),
                 crate::audit::Head {
-                    chain_id: service,
+                    chain_id: chain,
                     seq: r.try_get(1)?,
                     digest: digest_of(&r.try_get::<String, _>(2)?)?,
                     mac: digest_of(&r.try_get::<String, _>(3)?)?,
                 },
             );
         }
-        let mut services: Vec<String> =
+        let mut chains: Vec<String> =
             sqlx::query_scalar("SELECT DISTINCT chain_id FROM pool_audit_records")
-                .fetch_all(self.db.pool())
+                .fetch_all(&mut *tx)
                 .await?;
-        services.extend(heads.keys().cloned());
-        services.sort();
-        services.dedup();
-        let mut counts = Vec::with_capacity(services.len());
-        for service in services {
-            let mut verifier = crate::audit::Verifier::new(key, &service);
-            let mut after = 0i64;
+        chains.extend(heads.keys().cloned());
+        chains.sort();
+        chains.dedup();
+        let mut counts = Vec::with_capacity(chains.len());
+        for chain in chains {
+            let broken = |seq: i64, reason: &str| crate::audit::Break {
+                chain_id: chain.clone(),
+                seq,
+                reason: reason.to_owned(),
+            };
+            let service = chain.rsplit_once('@').map_or(chain.as_str(), |(s, _)| s);
+            let mut verifier = crate::audit::Verifier::new(key, &chain);
+            let mut after = i64::MIN;
             loop {
                 let page = sqlx::query(
-                    "SELECT seq, kind, account_id, lock_id, hashes, detail, created_at, prev_digest, digest, mac FROM pool_audit_records \
-                     WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000",
+                    "SELECT seq, kind, account_id, lock_id, hashes, detail, created_at, prev_digest, digest, mac, service_id \
+                     FROM pool_audit_records WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT 5000",
                 )
-                .bind(&service)
+                .bind(&chain)
                 .bind(after)
-                .fetch_all(self.db.pool())
+                .fetch_all(&mut *tx)
                 .await?;
                 if page.is_empty() {
                     break;
                 }
                 for r in &page {
                     let seq: i64 = r.try_get(0)?;
-                    let hashes: Result<Vec<String>, _> =
-                        serde_json::from_str(&r.try_get::<String, _>(4)?);
+                    let stored: String = r.try_get(4)?;
+                    let hashes: Vec<String> = serde_json::from_str(&stored).unwrap_or_default();
+                    if serde_json::to_string(&hashes).ok().as_deref() != Some(stored.as_str()) {
+                        return Ok(Err(broken(
+                            seq,
+                            "altered: its hash list is not the text it was written as",
+                        )));
+                    }
+                    if r.try_get::<String, _>(10)? != service {
+                        return Ok(Err(broken(
+                            seq,
+                            "altered: it names another service than its chain's",
+                        )));
+                    }
                     let fields = crate::audit::NewRecord {
                         kind: r.try_get(1)?,
                         account_id: r.try_get(2)?,
                         lock_id: r.try_get(3)?,
-                        hashes: hashes.unwrap_or_default(),
+                        hashes,
                         detail: r.try_get(5)?,
                         created_at: r.try_get(6)?,
                     };
                     let record = crate::audit::Record {
-                        chain_id: service.clone(),
+                        chain_id: chain.clone(),
                         seq,
                         fields,
                         prev_digest: digest_of(&r.try_get::<String, _>(7)?).unwrap_or([0xff; 32]),
@@ -1064,11 +1098,12 @@ impl PoolStore {
                     after = seq;
                 }
             }
-            match verifier.finish(heads.get(&service)) {
-                Ok(n) => counts.push((service, n)),
+            match verifier.finish(heads.get(&chain)) {
+                Ok(n) => counts.push((chain, n)),
                 Err(broken) => return Ok(Err(broken)),
             }
         }
+        tx.commit().await?;
         Ok(Ok(counts))
     }
 

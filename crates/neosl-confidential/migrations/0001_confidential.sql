@@ -32,6 +32,7 @@ CREATE TABLE confidential_jobs (
 CREATE INDEX confidential_jobs_owner ON confidential_jobs (owner, created_at);
 CREATE INDEX confidential_jobs_state ON confidential_jobs (state, claim_until);
 CREATE TABLE confidential_code (
+    upload_id         TEXT    NOT NULL UNIQUE,
     owner             TEXT    NOT NULL,
     code_hash         TEXT    NOT NULL,
     engine            TEXT    NOT NULL,
@@ -42,4 +43,3 @@ CREATE TABLE confidential_code (
     created_at        BIGINT  NOT NULL,
     PRIMARY KEY (owner, code_hash)
 );
-CREATE INDEX confidential_code_hash ON confidential_code (code_hash, created_at);

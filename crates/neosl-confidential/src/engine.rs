@@ -235,6 +235,19 @@ fn check_secrets(names: &[String]) -> Result<Vec<String>, ConfidentialError> {
     Ok(out)
 }
 
+/// Aborts a task when dropped (the claim renewal ends with the run it keeps alive).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How long a job's fee stays reserved (longer than any job waits in the queue and runs; a
+/// job that still outlives it ends uncharged rather than never).
+const RESERVATION_HOLD_MS: i64 = 6 * 3_600_000;
+
 impl Confidential {
     /// The service.
     #[allow(clippy::too_many_arguments)]
@@ -290,6 +303,11 @@ impl Confidential {
 
     fn now(&self) -> i64 {
         self.clock.now_millis()
+    }
+
+    /// A fresh claim token: this replica and one attempt, so two attempts never share a claim.
+    fn claim_token(&self) -> String {
+        format!("{}/{}", self.replica, uuid::Uuid::new_v4().simple())
     }
 
     fn limits(&self, asked: Option<LimitsRequest>) -> Result<Limits, ConfidentialError> {
@@ -357,7 +375,7 @@ impl Confidential {
 
     /// Runs (or queues) a job of `owner` (a user id).
     pub async fn execute(
-        &self,
+        self: &Arc<Self>,
         owner: &str,
         request: ExecuteRequest,
     ) -> Result<JobView, ConfidentialError> {
@@ -390,7 +408,13 @@ impl Confidential {
         let reservation = format!("{FEE}:{id}");
         if reserved > 0 {
             self.bank
-                .reserve(&Owner::User(owner.to_owned()), reserved, &reservation, FEE)
+                .reserve_until(
+                    &Owner::User(owner.to_owned()),
+                    reserved,
+                    &reservation,
+                    FEE,
+                    self.now() + RESERVATION_HOLD_MS,
+                )
                 .await?;
         }
         let now = self.now();
@@ -421,7 +445,8 @@ impl Confidential {
             started_at: (!run_async).then_some(now),
             finished_at: None,
         };
-        let claim = (!run_async).then(|| (self.replica.as_str(), now + self.lease_ms));
+        let token = self.claim_token();
+        let claim = (!run_async).then(|| (token.as_str(), now + self.lease_ms));
         if let Err(e) = self.store.insert(&job, claim).await {
             if reserved > 0 {
                 let _ = self.bank.release(&reservation).await;
@@ -431,16 +456,52 @@ impl Confidential {
         if run_async {
             return Ok(self.view(&job));
         }
-        let finished = self.process(job, None).await?;
+        let finished = self.process_detached(job, token).await?;
         Ok(self.view(&finished))
     }
 
     /// Runs a claimed job to its end and records it; answers the row as it ended.
+    /// [`Confidential::process`] in a task of its own: a request that goes away (a client
+    /// disconnecting, a timeout) does not leave the job half-run.
+    async fn process_detached(
+        self: &Arc<Self>,
+        job: JobRow,
+        token: String,
+    ) -> Result<JobRow, ConfidentialError> {
+        let me = self.clone();
+        tokio::spawn(async move { me.process(job, None, &token).await })
+            .await
+            .map_err(|e| ConfidentialError::Unavailable(format!("the job's task failed: {e}")))?
+    }
+
+    /// Runs a job claimed under `token` to its end and records it; answers the row as it
+    /// ended. The claim is renewed from the start until the end is written.
     async fn process(
         &self,
         job: JobRow,
         permit: Option<OwnedSemaphorePermit>,
+        token: &str,
     ) -> Result<JobRow, ConfidentialError> {
+        let _renewing = {
+            let store = self.store.clone();
+            let (id, token, lease, clock) = (
+                job.id.clone(),
+                token.to_owned(),
+                self.lease_ms,
+                self.clock.clone(),
+            );
+            AbortOnDrop(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis((lease / 3).max(100) as u64)).await;
+                    if !matches!(
+                        store.renew(&id, &token, clock.now_millis() + lease).await,
+                        Ok(true)
+                    ) {
+                        return;
+                    }
+                }
+            }))
+        };
         let granted = match self.fetch_secrets(&job).await {
             Ok(granted) => granted,
             Err(refusal) => {
@@ -455,7 +516,7 @@ impl Confidential {
                     error_message: Some(refusal.message),
                     log: None,
                 };
-                return self.finish(&job, &finish).await;
+                return self.finish(&job, token, &finish).await;
             }
         };
         let engine = Engine::parse(&job.engine).unwrap_or(Engine::Js);
@@ -473,27 +534,6 @@ impl Confidential {
                 .await
                 .map_err(|_| ConfidentialError::Unavailable("shutting down".into()))?,
         };
-        // Keep the claim alive while the program runs.
-        let renewing = {
-            let store = self.store.clone();
-            let (id, replica, lease, clock) = (
-                job.id.clone(),
-                self.replica.clone(),
-                self.lease_ms,
-                self.clock.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis((lease / 3).max(100) as u64)).await;
-                    if !matches!(
-                        store.renew(&id, &replica, clock.now_millis() + lease).await,
-                        Ok(true)
-                    ) {
-                        return;
-                    }
-                }
-            })
-        };
         let run = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             runtime::execute(
@@ -507,7 +547,6 @@ impl Confidential {
             )
         })
         .await;
-        renewing.abort();
         let outcome = match run {
             Ok(outcome) => outcome,
             Err(join) => {
@@ -525,7 +564,7 @@ impl Confidential {
                     ),
                     log: None,
                 };
-                return self.finish(&job, &finish).await;
+                return self.finish(&job, token, &finish).await;
             }
         };
         let fuel = i64::try_from(outcome.fuel_used).unwrap_or(i64::MAX);
@@ -563,7 +602,8 @@ impl Confidential {
             }
             Err(Failure { code, message }) => Finish {
                 state: "failed",
-                fee_charged: charge,
+                // The platform's failure costs nothing; a program's own is charged.
+                fee_charged: charge.filter(|_| code != FailureCode::PlatformError),
                 output: None,
                 output_hash: None,
                 signature: None,
@@ -573,7 +613,7 @@ impl Confidential {
                 log,
             },
         };
-        self.finish(&job, &finish).await
+        self.finish(&job, token, &finish).await
     }
 
     fn attestation(&self, job: &JobRow, output_hash: [u8; 32]) -> Attestation {
@@ -599,12 +639,46 @@ impl Confidential {
             .map_err(|e| ConfidentialError::Database(e.to_string()))
     }
 
-    /// Writes the end and settles the fee in one transaction (if this replica still holds the
-    /// job; otherwise the row as it is).
-    async fn finish(&self, job: &JobRow, finish: &Finish) -> Result<JobRow, ConfidentialError> {
+    /// Writes the end and settles the fee in one transaction (if this attempt still holds the
+    /// job; otherwise the row as it is). A reservation already released (the job outlived the
+    /// hold) ends the job uncharged instead of never.
+    async fn finish(
+        &self,
+        job: &JobRow,
+        token: &str,
+        finish: &Finish,
+    ) -> Result<JobRow, ConfidentialError> {
+        match self.finish_once(job, token, finish, true).await {
+            Err(ConfidentialError::Bank(neosl_gasbank::GasBankError::ReservationSettled {
+                ..
+            })) => {
+                tracing::warn!(
+                    job = job.id,
+                    "the job's reservation was released before it ended; recorded uncharged"
+                );
+                let uncharged = Finish {
+                    fee_charged: None,
+                    ..finish.clone()
+                };
+                self.finish_once(job, token, &uncharged, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn finish_once(
+        &self,
+        job: &JobRow,
+        token: &str,
+        finish: &Finish,
+        settle: bool,
+    ) -> Result<JobRow, ConfidentialError> {
         let mut tx = self.store.database().pool().begin().await?;
-        let written = Store::finish_in(&mut tx, &job.id, &self.replica, finish, self.now()).await?;
-        if written && let Some(reference) = &job.reservation {
+        let written = Store::finish_in(&mut tx, &job.id, token, finish, self.now()).await?;
+        if written
+            && settle
+            && let Some(reference) = &job.reservation
+        {
             self.bank
                 .settle_in(&mut tx, reference, finish.fee_charged)
                 .await?;
@@ -613,7 +687,7 @@ impl Confidential {
         if !written {
             tracing::warn!(
                 job = job.id,
-                "a job's claim lapsed while it ran; its end is another replica's"
+                "a job's claim lapsed while it ran; its end is another attempt's"
             );
         }
         self.store
@@ -756,9 +830,11 @@ impl Confidential {
                 .map_err(|_| ConfidentialError::InvalidContract(contract.clone()))?;
             allowed.push(hash.to_string());
         }
+        let code_hash = hex::encode(neosl_crypto::hash::sha256(&code));
         let row = CodeRow {
+            upload_id: wire::upload_id(owner, &code_hash),
             owner: owner.to_owned(),
-            code_hash: hex::encode(neosl_crypto::hash::sha256(&code)),
+            code_hash,
             engine: engine.as_str().into(),
             code: hex::encode(&code),
             secrets,
@@ -778,7 +854,10 @@ impl Confidential {
     /// Serves a contract's request: runs the uploaded code the payload names (if the requester
     /// may), answers the result and the fulfilment signature. A request served again (the
     /// worker retried) answers the recorded result.
-    pub async fn fulfil(&self, request: &FulfilRequest) -> Result<FulfilAnswer, ConfidentialError> {
+    pub async fn fulfil(
+        self: &Arc<Self>,
+        request: &FulfilRequest,
+    ) -> Result<FulfilAnswer, ConfidentialError> {
         let gateway = neosl_neo::UInt160::parse_display(&request.gateway)
             .map_err(|_| ConfidentialError::InvalidContract(request.gateway.clone()))?;
         let requester = neosl_neo::UInt160::parse_display(&request.requester)
@@ -837,7 +916,7 @@ impl Confidential {
     }
 
     async fn run_onchain(
-        &self,
+        self: &Arc<Self>,
         id: &str,
         request: &FulfilRequest,
         requester: &neosl_neo::UInt160,
@@ -882,20 +961,20 @@ impl Confidential {
         if payload.input.len() > self.settings.max_input_bytes {
             return Ok(refused("invalid_input", "the input is too large".into()));
         }
-        let code_hash = hex::encode(payload.code_hash);
+        let upload_id = hex::encode(payload.code_hash);
         let requester_text = requester.to_string();
         let upload = self
             .store
-            .code_by_hash(&code_hash)
+            .code_by_upload(&upload_id)
             .await?
-            .into_iter()
-            .find(|c| c.allowed_contracts.contains(&requester_text));
+            .filter(|c| c.allowed_contracts.contains(&requester_text));
         let Some(upload) = upload else {
             return Ok(refused(
                 "unknown_code",
-                format!("no uploaded code {code_hash} that {requester_text} may run"),
+                format!("no upload {upload_id} that {requester_text} may run"),
             ));
         };
+        let code_hash = upload.code_hash.clone();
         let job = JobRow {
             id: id.to_owned(),
             // The uploader's secrets are the ones granted; the contract pays through the
@@ -933,10 +1012,11 @@ impl Confidential {
             )),
             Some(existing) => Ok(existing),
             None => {
+                let token = self.claim_token();
                 self.store
-                    .insert(&job, Some((&self.replica, now + self.lease_ms)))
+                    .insert(&job, Some((&token, now + self.lease_ms)))
                     .await?;
-                self.process(job, None).await
+                self.process_detached(job, token).await
             }
         }
     }
@@ -947,9 +1027,10 @@ impl Confidential {
         loop {
             while let Ok(permit) = self.slots.clone().try_acquire_owned() {
                 let now = self.now();
+                let token = self.claim_token();
                 match self
                     .store
-                    .claim_next(&self.replica, now, now + self.lease_ms)
+                    .claim_next(&token, now, now + self.lease_ms)
                     .await
                 {
                     Ok(Some(job)) => {
@@ -957,7 +1038,7 @@ impl Confidential {
                         // The job is a row with a state: if this task dies, its claim lapses
                         // and the job runs again.
                         tokio::spawn(async move {
-                            if let Err(error) = me.process(job, Some(permit)).await {
+                            if let Err(error) = me.process(job, Some(permit), &token).await {
                                 tracing::warn!(%error, "a confidential job could not be finished");
                             }
                         });

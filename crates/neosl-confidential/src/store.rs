@@ -140,9 +140,12 @@ pub struct Finish {
     pub log: Option<String>,
 }
 
-/// Code uploaded for contracts, by its hash.
+/// Code uploaded for contracts, named by its upload id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRow {
+    /// What a contract's payload names: SHA-256 of the uploader and the code hash (hex), so a
+    /// contract runs exactly the upload it means, never another user's upload of the same code.
+    pub upload_id: String,
     /// The user who uploaded it (and whose secrets it may use).
     pub owner: String,
     /// SHA-256 of the code (hex).
@@ -338,8 +341,8 @@ impl Store {
     /// Records uploaded code (replacing the owner's earlier upload of the same code).
     pub async fn put_code(&self, code: &CodeRow) -> Result<(), ConfidentialError> {
         sqlx::query(
-            "INSERT INTO confidential_code (owner, code_hash, engine, code, secrets, allowed_contracts, limits, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (owner, code_hash) DO UPDATE SET engine = excluded.engine, \
+            "INSERT INTO confidential_code (upload_id, owner, code_hash, engine, code, secrets, allowed_contracts, limits, created_at) \
+             VALUES ($9, $1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (owner, code_hash) DO UPDATE SET engine = excluded.engine, \
              code = excluded.code, secrets = excluded.secrets, allowed_contracts = excluded.allowed_contracts, limits = excluded.limits",
         )
         .bind(&code.owner)
@@ -350,6 +353,7 @@ impl Store {
         .bind(serde_json::to_string(&code.allowed_contracts).map_err(json_err)?)
         .bind(serde_json::to_string(&code.limits).map_err(json_err)?)
         .bind(code.created_at)
+        .bind(&code.upload_id)
         .execute(self.db.pool())
         .await?;
         Ok(())
@@ -366,6 +370,7 @@ impl Store {
                 let allowed: String = r.try_get(5)?;
                 let limits: String = r.try_get(6)?;
                 Ok(CodeRow {
+                    upload_id: r.try_get(8)?,
                     owner: r.try_get(0)?,
                     code_hash: r.try_get(1)?,
                     engine: r.try_get(2)?,
@@ -379,20 +384,26 @@ impl Store {
             .collect()
     }
 
-    /// The uploads of code `code_hash`, oldest first.
-    pub async fn code_by_hash(&self, code_hash: &str) -> Result<Vec<CodeRow>, ConfidentialError> {
-        self.codes(
-            "SELECT owner, code_hash, engine, code, secrets, allowed_contracts, limits, created_at FROM confidential_code \
-             WHERE code_hash = $1 ORDER BY created_at, owner",
-            code_hash,
-        )
-        .await
+    /// The upload `upload_id`.
+    pub async fn code_by_upload(
+        &self,
+        upload_id: &str,
+    ) -> Result<Option<CodeRow>, ConfidentialError> {
+        Ok(self
+            .codes(
+                "SELECT owner, code_hash, engine, code, secrets, allowed_contracts, limits, created_at, upload_id FROM confidential_code \
+                 WHERE upload_id = $1",
+                upload_id,
+            )
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// The owner's uploads, newest first.
     pub async fn code_of(&self, owner: &str) -> Result<Vec<CodeRow>, ConfidentialError> {
         self.codes(
-            "SELECT owner, code_hash, engine, code, secrets, allowed_contracts, limits, created_at FROM confidential_code \
+            "SELECT owner, code_hash, engine, code, secrets, allowed_contracts, limits, created_at, upload_id FROM confidential_code \
              WHERE owner = $1 ORDER BY created_at DESC, code_hash LIMIT 200",
             owner,
         )

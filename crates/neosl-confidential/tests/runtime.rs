@@ -239,3 +239,31 @@ fn the_wall_clock_stops_a_program_with_fuel_to_spare() {
         );
     }
 }
+
+/// What a program hands the host is bounded before it is copied: a log flood, a huge secret
+/// name, a host call with a length past its memory; and no message holds a NUL (PostgreSQL
+/// text cannot).
+#[test]
+fn host_calls_cannot_make_the_host_allocate_or_store_what_it_should_not() {
+    let flood = run(
+        Engine::Js,
+        "const s = 'a'.repeat(1000000); platform.log(...Array(2000).fill(s)); 'done'",
+        b"",
+    );
+    assert!(flood.log.len() <= neosl_confidential::runtime::LOG_BYTES + 32);
+    let (code, message) = failure(Engine::Js, "platform.secret('x'.repeat(1000000))");
+    assert_eq!(code, FailureCode::SecretNotGranted);
+    assert!(message.len() < 1100, "{}", message.len());
+    let (_, message) = failure(Engine::Js, "throw 'a\\u0000b'");
+    assert!(!message.contains('\0'), "{message:?}");
+    let (code, _) = failure(
+        Engine::Wasm,
+        r#"(module (import "neosl" "sha256" (func $h (param i32 i32 i32)))
+            (memory (export "memory") 1)
+            (func (export "run") (call $h (i32.const 0) (i32.const 2000000000) (i32.const 0))))"#,
+    );
+    assert!(
+        matches!(code, FailureCode::CodeError | FailureCode::OutOfFuel),
+        "{code:?}"
+    );
+}

@@ -33,6 +33,17 @@ pub struct Attestation {
     pub output_hash: [u8; 32],
 }
 
+/// The id of an upload (what a contract's payload names): SHA-256 of
+/// `neosl-confidential-upload|` ‖ the uploader ‖ `|` ‖ the code's SHA-256 (hex), as hex. Two
+/// users uploading the same code get two ids, so a contract runs exactly the upload it names.
+pub fn upload_id(owner: &str, code_hash_hex: &str) -> String {
+    let mut bytes = b"neosl-confidential-upload|".to_vec();
+    bytes.extend_from_slice(owner.as_bytes());
+    bytes.push(b'|');
+    bytes.extend_from_slice(code_hash_hex.as_bytes());
+    hex::encode(neosl_crypto::hash::sha256(&bytes))
+}
+
 /// SHA-256 over the granted secrets' names (each one length byte, then the name).
 pub fn secrets_hash(names: &[String]) -> [u8; 32] {
     let mut bytes = Vec::new();
@@ -67,10 +78,10 @@ impl Attestation {
 #[error("{0}")]
 pub struct ConfidentialDataError(pub String);
 
-/// What a contract asks: the code's hash (32 bytes, as `sha256` gives it), then the input.
+/// What a contract asks: the upload's id ([`upload_id`], 32 bytes), then the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComputePayload {
-    /// SHA-256 of the uploaded code.
+    /// The upload's id (the field keeps its wire name: the first 32 bytes).
     pub code_hash: [u8; 32],
     /// The input.
     pub input: Vec<u8>,

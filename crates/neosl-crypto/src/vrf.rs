@@ -92,19 +92,21 @@ fn nonce(secret: &[u8; 32], h_string: &[u8; 33]) -> Scalar {
 /// Proves `alpha` with `secret`: the 81-byte proof π.
 pub fn prove(secret: &SecretKey, alpha: &[u8]) -> [u8; PROOF_LEN] {
     let x_bytes = secret.to_bytes();
-    let x = <Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(*x_bytes));
+    let x = Zeroizing::new(<Scalar as Reduce<FieldBytes>>::reduce(&FieldBytes::from(
+        *x_bytes,
+    )));
     // x is a valid secret key (1 ≤ x < n) and H a curve point, so Y, Γ, U and V are never the
     // point at infinity (k ≠ 0 by RFC 6979).
     let pk_string = point_to_string(&Point::mul_base(&x_bytes)).unwrap_or([0; 33]);
     let (h, h_string) = encode_to_curve(&pk_string, alpha);
     let gamma = h.mul(&x_bytes);
-    let k = nonce(&x_bytes, &h_string);
+    let k = Zeroizing::new(nonce(&x_bytes, &h_string));
     let k_bytes = Zeroizing::new(<[u8; 32]>::from(k.to_bytes()));
     let u = Point::mul_base(&k_bytes);
     let v = h.mul(&k_bytes);
     let strings = [&gamma, &u, &v].map(|p| point_to_string(p).unwrap_or([0; 33]));
     let c = challenge([&pk_string, &h_string, &strings[0], &strings[1], &strings[2]]);
-    let s = k + scalar_from_c(&c) * x;
+    let s = *k + scalar_from_c(&c) * *x;
     let mut proof = [0u8; PROOF_LEN];
     proof[..33].copy_from_slice(&strings[0]);
     proof[33..49].copy_from_slice(&c);

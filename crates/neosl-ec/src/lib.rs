@@ -66,6 +66,17 @@ fn group() -> *const sys::EC_GROUP {
     unsafe { sys::EC_group_p256() }
 }
 
+/// The group order n, big-endian.
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// Whether a big-endian scalar is below the group order (a debug check only).
+fn below_order(k: &[u8; 32]) -> bool {
+    k < &ORDER
+}
+
 /// A scalar as a BIGNUM, cleared and freed on drop.
 struct Scalar(NonNull<sys::BIGNUM>);
 
@@ -91,7 +102,9 @@ impl Point {
         Self(NonNull::new(p).unwrap_or_else(|| out_of_memory()))
     }
 
-    /// A point from its SEC1 encoding (compressed or not); `None` unless it is on the curve.
+    /// A point from its SEC1 encoding (compressed, uncompressed or hybrid); `None` unless it is
+    /// on the curve and not the point at infinity. Callers that accept only one form check the
+    /// prefix themselves (the VRF takes only `02`/`03`).
     pub fn from_sec1(bytes: &[u8]) -> Option<Self> {
         let point = Self::empty();
         // SAFETY: a valid point, a buffer of `bytes.len()` readable bytes, no BN_CTX needed.
@@ -104,7 +117,13 @@ impl Point {
                 std::ptr::null_mut(),
             )
         };
-        (ok == 1 && !point.is_infinity()).then_some(point)
+        if ok != 1 {
+            // A refused encoding leaves an entry on aws-lc's per-thread error queue.
+            // SAFETY: clears this thread's error queue; no pointers involved.
+            unsafe { sys::ERR_clear_error() };
+            return None;
+        }
+        (!point.is_infinity()).then_some(point)
     }
 
     /// The compressed SEC1 encoding; `None` for the point at infinity.
@@ -134,6 +153,10 @@ impl Point {
     }
 
     fn mul_inner(g_scalar: Option<&[u8; 32]>, point: Option<(&Point, &[u8; 32])>) -> Self {
+        debug_assert!(
+            g_scalar.is_none_or(below_order) && point.is_none_or(|(_, k)| below_order(k)),
+            "scalars must be reduced: aws-lc reduces larger ones on a variable-time path"
+        );
         let out = Self::empty();
         let g = g_scalar.map(Scalar::new);
         let p = point.map(|(_, k)| Scalar::new(k));
@@ -152,7 +175,8 @@ impl Point {
         out
     }
 
-    /// `k·G` (constant-time in `k`, a big-endian scalar below the group order).
+    /// `k·G` (constant-time in `k`, a big-endian scalar below the group order; every scalar
+    /// argument of this type must be reduced).
     pub fn mul_base(k: &[u8; 32]) -> Self {
         Self::mul_inner(Some(k), None)
     }

@@ -119,6 +119,11 @@ async fn a_contract_gets_a_signed_confidential_result_in_its_callback() {
         code_hash,
         hex::encode(neosl_crypto::hash::sha256(CODE.as_bytes()))
     );
+    let upload_id = upload["upload_id"].as_str().expect("upload id").to_owned();
+    assert_ne!(
+        upload_id, code_hash,
+        "an upload is its owner's, not any upload of the code"
+    );
     let public_key = api
         .call(Method::GET, "/confidential/public-key", None)
         .await["public_key"]
@@ -141,7 +146,7 @@ async fn a_contract_gets_a_signed_confidential_result_in_its_callback() {
             ],
         ))
     };
-    let id = invoke(&code_hash, "chain input");
+    let id = invoke(&upload_id, "chain input");
     let unknown = invoke(&"ab".repeat(32), "x");
     api.until_fulfilled(id).await;
     api.until_fulfilled(unknown).await;

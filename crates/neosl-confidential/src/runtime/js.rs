@@ -11,7 +11,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use rquickjs::{Coerced, Context, Ctx, Exception, Function, Object, Runtime, Value};
+use rquickjs::{
+    Coerced, Context, Ctx, Exception, Function, Object, Runtime, String as JsString, Value,
+};
 
 use super::{
     Deadline, FUEL_PER_HOST_BYTE, Failure, FailureCode, JS_FUEL_PER_CHECKPOINT, Log, Outcome, Run,
@@ -66,13 +68,13 @@ fn execute(run: &Run<'_>, state: &Rc<RefCell<State>>) -> Result<Vec<u8>, Failure
     let runtime = Runtime::new().map_err(invalid)?;
     runtime.set_memory_limit(usize::try_from(run.limits.memory_bytes).unwrap_or(usize::MAX));
     runtime.set_max_stack_size(STACK_BYTES);
-    let max_checkpoints = run.limits.fuel.div_ceil(JS_FUEL_PER_CHECKPOINT).max(1);
+    let budget = run.limits.fuel.max(1);
     let deadline = Deadline::after(run.limits.wall_ms);
     let watch = state.clone();
     runtime.set_interrupt_handler(Some(Box::new(move || {
         let mut s = watch.borrow_mut();
         s.checkpoints += 1;
-        if s.checkpoints + s.host_fuel / JS_FUEL_PER_CHECKPOINT > max_checkpoints {
+        if (s.checkpoints * JS_FUEL_PER_CHECKPOINT).saturating_add(s.host_fuel) >= budget {
             s.stopped = Some(FailureCode::OutOfFuel);
             return true;
         }
@@ -191,53 +193,89 @@ fn install<'js>(ctx: &Ctx<'js>, run: &Run<'_>, state: &Rc<RefCell<State>>) -> rq
     let s = state.clone();
     platform.set(
         "secret",
-        Function::new(
-            ctx.clone(),
-            move |ctx: Ctx<'js>, name: Coerced<String>| match secrets
-                .iter()
-                .find(|(n, _)| *n == name.0)
-            {
+        Function::new(ctx.clone(), move |ctx: Ctx<'js>, name: JsString<'js>| {
+            let name = name.to_cstring()?;
+            match secrets.iter().find(|(n, _)| n.as_str() == name.as_str()) {
                 Some((_, value)) => Ok(value.clone()),
-                None => Err(deny(
-                    &ctx,
-                    &s,
-                    FailureCode::SecretNotGranted,
-                    &format!("secret {:?} (not granted to this job)", name.0),
-                )),
-            },
-        )?,
+                None => {
+                    let shown: String = name.as_str().chars().take(64).collect();
+                    Err(deny(
+                        &ctx,
+                        &s,
+                        FailureCode::SecretNotGranted,
+                        &format!("secret {shown:?} (not granted to this job)"),
+                    ))
+                }
+            }
+        })?,
     )?;
     let s = state.clone();
     platform.set(
         "log",
         Function::new(
             ctx.clone(),
-            move |parts: rquickjs::function::Rest<Coerced<String>>| {
-                let line: Vec<String> = parts.0.into_iter().map(|c| c.0).collect();
-                let line = line.join(" ");
+            move |parts: rquickjs::function::Rest<Value<'js>>| -> rquickjs::Result<()> {
+                // Strings are read in place (QuickJS's own buffer) and copied only up to the
+                // log's room: a program cannot make the host allocate beyond the log cap.
+                let mut line = String::new();
+                for (i, part) in parts.0.iter().enumerate() {
+                    if line.len() > super::LOG_BYTES || i >= 64 {
+                        break;
+                    }
+                    if i > 0 {
+                        line.push(' ');
+                    }
+                    let room = super::LOG_BYTES + 1 - line.len().min(super::LOG_BYTES);
+                    if let Some(text) = part.as_string() {
+                        let text = text.clone().to_cstring()?;
+                        let mut cut = text.len().min(room);
+                        while !text.as_str().is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        line.push_str(&text.as_str()[..cut]);
+                    } else if part.is_number()
+                        || part.is_bool()
+                        || part.is_null()
+                        || part.is_undefined()
+                    {
+                        line.push_str(&part.get::<Coerced<String>>()?.0);
+                    } else {
+                        line.push_str("[object]");
+                    }
+                }
                 let mut state = s.borrow_mut();
                 state.host_fuel += line.len() as u64 * FUEL_PER_HOST_BYTE;
                 state.log.push(&line);
+                Ok(())
             },
         )?,
     )?;
     let s = state.clone();
     platform.set(
         "sha256Hex",
-        Function::new(ctx.clone(), move |text: Coerced<String>| {
-            s.borrow_mut().host_fuel += text.0.len() as u64 * FUEL_PER_HOST_BYTE;
-            hex::encode(neosl_crypto::hash::sha256(text.0.as_bytes()))
-        })?,
+        Function::new(
+            ctx.clone(),
+            move |text: JsString<'js>| -> rquickjs::Result<String> {
+                let text = text.to_cstring()?;
+                s.borrow_mut().host_fuel += text.len() as u64 * FUEL_PER_HOST_BYTE;
+                Ok(hex::encode(neosl_crypto::hash::sha256(
+                    text.as_str().as_bytes(),
+                )))
+            },
+        )?,
     )?;
     let s = state.clone();
     platform.set(
         "hmacSha256Hex",
         Function::new(
             ctx.clone(),
-            move |key: Coerced<String>, text: Coerced<String>| {
-                s.borrow_mut().host_fuel +=
-                    (key.0.len() + text.0.len()) as u64 * FUEL_PER_HOST_BYTE;
-                hex::encode(super::hmac(key.0.as_bytes(), text.0.as_bytes()))
+            move |key: JsString<'js>, text: JsString<'js>| -> rquickjs::Result<String> {
+                let (key, text) = (key.to_cstring()?, text.to_cstring()?);
+                s.borrow_mut().host_fuel += (key.len() + text.len()) as u64 * FUEL_PER_HOST_BYTE;
+                Ok(hex::encode(super::hmac(
+                    key.as_str().as_bytes(),
+                    text.as_str().as_bytes(),
+                )))
             },
         )?,
     )?;

@@ -129,6 +129,8 @@ pub enum FailureCode {
     FilesystemNotAllowed,
     /// The code does not compile, or lacks its entry point.
     InvalidProgram,
+    /// The platform could not run the program (nothing is charged).
+    PlatformError,
     /// The program failed by itself (a trap, an exception).
     CodeError,
 }
@@ -148,6 +150,7 @@ impl FailureCode {
             Self::NetworkNotAllowed => "network_not_allowed",
             Self::FilesystemNotAllowed => "filesystem_not_allowed",
             Self::InvalidProgram => "invalid_program",
+            Self::PlatformError => "platform_error",
             Self::CodeError => "code_error",
         }
     }
@@ -162,13 +165,22 @@ pub struct Failure {
     pub message: String,
 }
 
+/// The longest failure message kept.
+const MESSAGE_BYTES: usize = 1024;
+
 impl Failure {
-    /// A failure.
+    /// A failure; the message is capped at 1 KiB and holds no NUL (PostgreSQL text cannot).
     pub fn new(code: FailureCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
+        let mut message = message.into().replace('\0', "\u{fffd}");
+        if message.len() > MESSAGE_BYTES {
+            let mut cut = MESSAGE_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
         }
+        Self { code, message }
     }
 }
 
@@ -203,7 +215,7 @@ pub fn execute(engine: Engine, run: &Run<'_>) -> Outcome {
         Ok(Ok(outcome)) => outcome,
         _ => Outcome {
             result: Err(Failure::new(
-                FailureCode::InvalidProgram,
+                FailureCode::PlatformError,
                 "the run could not be started",
             )),
             fuel_used: 0,
@@ -221,11 +233,9 @@ pub fn execute(engine: Engine, run: &Run<'_>) -> Outcome {
     match &mut outcome.result {
         Err(failure) => redact(&mut failure.message),
         Ok(output) => {
+            // A linear search per secret (a naive one is quadratic in the output).
             let leaked = run.secrets.iter().any(|s| {
-                s.value.len() >= 8
-                    && output
-                        .windows(s.value.len())
-                        .any(|w| w == s.value.as_bytes())
+                s.value.len() >= 8 && memchr::memmem::find(output, s.value.as_bytes()).is_some()
             });
             if leaked {
                 outcome.result = Err(Failure::new(
@@ -264,6 +274,7 @@ impl Log {
         if self.truncated {
             return;
         }
+        let line = &line.replace('\0', "\u{fffd}");
         let room = LOG_BYTES.saturating_sub(self.text.len() + 1);
         if line.len() > room {
             let mut cut = room;

@@ -263,11 +263,13 @@ fn memory_of(caller: &Caller<'_, State<'_>>) -> Result<Memory, wasmi::Error> {
 fn read(caller: &Caller<'_, State<'_>>, ptr: i32, len: i32) -> Result<Vec<u8>, wasmi::Error> {
     let memory = memory_of(caller)?;
     let (ptr, len) = (range(ptr)?, range(len)?);
-    let mut bytes = vec![0u8; len];
-    memory
-        .read(caller, ptr, &mut bytes)
-        .map_err(|_| wasmi::Error::from(TrapCode::MemoryOutOfBounds))?;
-    Ok(bytes)
+    // Bounds first: an out-of-range length must trap, never allocate outside the limits.
+    let data = memory.data(caller);
+    let end = ptr
+        .checked_add(len)
+        .filter(|end| *end <= data.len())
+        .ok_or_else(|| wasmi::Error::from(TrapCode::MemoryOutOfBounds))?;
+    Ok(data[ptr..end].to_vec())
 }
 
 fn write(caller: &mut Caller<'_, State<'_>>, ptr: i32, bytes: &[u8]) -> Result<(), wasmi::Error> {
