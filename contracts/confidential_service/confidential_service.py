@@ -1,8 +1,8 @@
 """ConfidentialService: Confidential compute's contract behind the ServiceLayerGateway.
 
 A contract asks for a computation with requestService("confidential", payload, callback), where
-payload is the SHA-256 of code uploaded off chain (32 bytes; the uploader names the contracts
-that may run it) followed by the input. The callback receives, on success,
+payload is the id of code uploaded off chain (32 bytes: SHA-256 of the uploader and the code's
+hash; the uploader names the contracts that may run it) followed by the input. The callback receives, on success,
 StdLib.serialize([codeHash, inputHash, secretsHash, output, signature]): the signature is the
 Confidential key's over the result message, so anyone can check which code gave which output;
 on failure, the failure's stable code.

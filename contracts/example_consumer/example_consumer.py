@@ -8,8 +8,8 @@ scheduleAutomation(trigger) registers an Automation trigger owned by this contra
 as JSON bytes); onAutomation stores the answer (the trigger id, or the refusal's code) and
 getAutomation(requestId) returns [success, result].
 
-compute(codeHash, input) asks Confidential compute to run code uploaded off chain (by its
-SHA-256) on the input; onCompute stores [success, result] (the signed result, or the failure's
+compute(uploadId, input) asks Confidential compute to run code uploaded off chain (by the
+upload's id) on the input; onCompute stores [success, result] (the signed result, or the failure's
 code) and getCompute(requestId) returns it.
 
 readPrice(pair, maxAgeSeconds) is the safe way to read a DataFeeds price: it finds the
