@@ -83,7 +83,7 @@ pub struct LimitsRequest {
     pub output_bytes: Option<u64>,
 }
 
-/// `POST /confidential/code`: code a contract may run by its hash.
+/// `POST /confidential/code`: code a contract may run by its upload id.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeUpload {
@@ -807,7 +807,7 @@ impl Confidential {
         }
     }
 
-    /// Records code a contract may run by its hash.
+    /// Records code a contract may run by its upload id.
     pub async fn upload(
         &self,
         owner: &str,

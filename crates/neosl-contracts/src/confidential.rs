@@ -1,5 +1,5 @@
 //! Confidential compute: the message its key signs over every result, the payload a contract
-//! sends (`requestService("confidential", codeHash ‖ input, callback)`) and the result its
+//! sends (`requestService("confidential", uploadId ‖ input, callback)`) and the result its
 //! callback receives.
 //!
 //! The signed message is `neosl-confidential-result|v1|` ‖ engine (one length byte, then its

@@ -94,7 +94,7 @@ pub enum ComputeCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
-    /// Uploads a program that contracts may run by its hash (`ExampleConsumer.compute`).
+    /// Uploads a program that contracts may run by its upload id (`ExampleConsumer.compute`).
     Upload {
         /// `js` or `wasm`.
         #[arg(long)]
