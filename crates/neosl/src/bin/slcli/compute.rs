@@ -424,8 +424,9 @@ pub async fn run_compute(client: &Client, json_out: bool, command: ComputeComman
                 .send(Method::POST, "/confidential/code", Some(body), true, &[])
                 .await?;
             show(&data, &|d| {
+                println!("upload id: {}", d["upload_id"].as_str().unwrap_or("?"));
                 println!("code hash: {}", d["code_hash"].as_str().unwrap_or("?"));
-                println!("a contract runs it with ExampleConsumer.compute(codeHash, input)");
+                println!("a named contract runs it with ExampleConsumer.compute(uploadId, input)");
             });
         }
         ComputeCommand::Verify {
