@@ -170,6 +170,17 @@ pub mod secrets {
     /// The internal route (never offered through the gateway).
     pub const USE_PATH: &str = "/secrets/use";
 
+    /// Whether `name` can name a secret: 1 to 64 of `A-Z a-z 0-9 _ . -`, starting with a letter,
+    /// and not `audit` (the audit log's path). The Secrets service stores by it; services that
+    /// name secrets check with it before asking.
+    pub fn valid_name(name: &str) -> bool {
+        let mut chars = name.chars();
+        name.len() <= 64
+            && name != "audit"
+            && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    }
+
     /// `POST /secrets/use`: the values of `names` of `owner`, for one use named by `purpose`
     /// (a job id); the caller is the verified service identity.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -208,11 +208,12 @@ fn decode(text: &str, encoding: Option<&str>, what: &str) -> Result<Vec<u8>, Str
     }
 }
 
-fn valid_secret_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+/// A 32-byte digest stored as hex (zeros if the row holds something else).
+fn digest_of(hex_text: &str) -> [u8; 32] {
+    hex::decode(hex_text)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; 32])
 }
 
 fn check_secrets(names: &[String]) -> Result<Vec<String>, ConfidentialError> {
@@ -223,7 +224,7 @@ fn check_secrets(names: &[String]) -> Result<Vec<String>, ConfidentialError> {
     }
     let mut out: Vec<String> = Vec::with_capacity(names.len());
     for name in names {
-        if !valid_secret_name(name) {
+        if !neosl_api::secrets::valid_name(name) {
             return Err(ConfidentialError::InvalidSecrets(format!(
                 "{name:?} is not a secret name"
             )));
@@ -617,16 +618,10 @@ impl Confidential {
     }
 
     fn attestation(&self, job: &JobRow, output_hash: [u8; 32]) -> Attestation {
-        let hash = |h: &str| -> [u8; 32] {
-            hex::decode(h)
-                .ok()
-                .and_then(|b| b.try_into().ok())
-                .unwrap_or([0; 32])
-        };
         Attestation {
             engine: job.engine.clone(),
-            code_hash: hash(&job.code_hash),
-            input_hash: hash(&job.input_hash),
+            code_hash: digest_of(&job.code_hash),
+            input_hash: digest_of(&job.input_hash),
             secrets_hash: wire::secrets_hash(&job.secrets),
             output_hash,
         }
@@ -872,15 +867,9 @@ impl Confidential {
         };
         let (success, result) = match (&job.state[..], &job.output, &job.signature) {
             ("succeeded", Some(output), Some(signature)) => {
-                let hash = |h: &str| -> [u8; 32] {
-                    hex::decode(h)
-                        .ok()
-                        .and_then(|b| b.try_into().ok())
-                        .unwrap_or([0; 32])
-                };
                 let result = wire::ComputeResult {
-                    code_hash: hash(&job.code_hash),
-                    input_hash: hash(&job.input_hash),
+                    code_hash: digest_of(&job.code_hash),
+                    input_hash: digest_of(&job.input_hash),
                     secrets_hash: wire::secrets_hash(&job.secrets),
                     output: hex::decode(output).unwrap_or_default(),
                     signature: hex::decode(signature).unwrap_or_default(),
@@ -1056,19 +1045,3 @@ impl Confidential {
         }
     }
 }
-
-/// Failure codes of a program's own run (charged), for documentation and the web app.
-pub const PROGRAM_FAILURES: &[FailureCode] = &[
-    FailureCode::OutOfFuel,
-    FailureCode::MemoryLimit,
-    FailureCode::WallClockLimit,
-    FailureCode::OutputTooLarge,
-    FailureCode::StackOverflow,
-    FailureCode::SecretNotGranted,
-    FailureCode::SecretInOutput,
-    FailureCode::ImportNotAllowed,
-    FailureCode::NetworkNotAllowed,
-    FailureCode::FilesystemNotAllowed,
-    FailureCode::InvalidProgram,
-    FailureCode::CodeError,
-];

@@ -27,14 +27,7 @@ pub struct Secrets {
     services: Vec<String>,
 }
 
-/// Whether `name` is a valid secret name.
-pub fn valid_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 64
-        && name != "audit"
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
+pub use neosl_api::secrets::valid_name;
 
 impl Secrets {
     /// The service over its store and keys; `services` are those a secret may allow.
